@@ -1,0 +1,1 @@
+"""The `doorstep` command: one module per command group."""

@@ -1,0 +1,1 @@
+"""Domain-free building blocks. Nothing here imports the rest of doorstep."""

@@ -1,0 +1,1 @@
+"""Customers (shoppers): contact points, consents per channel, preferences, locale and time zone."""

@@ -1,0 +1,1 @@
+"""Flows react to milestones. For now: the milestone log that flows will read."""

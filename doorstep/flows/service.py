@@ -1,0 +1,71 @@
+"""Recording milestones (once per subject). Flows and jobs hang off this in the notifications issue."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from doorstep import milestones as registry
+from doorstep.core import clock, ids
+from doorstep.core.tenancy import scoped
+from doorstep.flows.models import MilestoneEvent
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """A milestone crossed by a state change, as a service reports it."""
+
+    name: str
+    subject_id: str
+    order_id: str | None
+    occurred_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def emit(
+    session: Session, *, store_id: int, occurrences: Sequence[Occurrence], historical: bool = False
+) -> list[str]:
+    """Record each milestone once per subject, in the caller's transaction; return the names newly recorded."""
+    if not occurrences:
+        return []
+    subjects = {o.subject_id for o in occurrences}
+    existing = set(
+        session.execute(
+            scoped(select(MilestoneEvent.subject_id, MilestoneEvent.name), MilestoneEvent, store_id).where(
+                MilestoneEvent.subject_id.in_(subjects)
+            )
+        ).tuples()
+    )
+    recorded: list[str] = []
+    now = clock.now()
+    for occ in occurrences:
+        registry.get(occ.name)  # unknown names are a programming error
+        if (occ.subject_id, occ.name) in existing:
+            continue
+        existing.add((occ.subject_id, occ.name))
+        session.add(
+            MilestoneEvent(
+                public_id=ids.new_id("ms"),
+                store_id=store_id,
+                name=occ.name,
+                subject_id=occ.subject_id,
+                order_id=occ.order_id,
+                occurred_at=occ.occurred_at,
+                is_historical=historical,
+                data=occ.data,
+                created_at=now,
+            )
+        )
+        recorded.append(occ.name)
+    session.flush()
+    return recorded
+
+
+def list_for_subject(session: Session, *, store_id: int, subject_id: str) -> list[MilestoneEvent]:
+    stmt = scoped(select(MilestoneEvent), MilestoneEvent, store_id).where(
+        MilestoneEvent.subject_id == subject_id
+    )
+    return list(session.scalars(stmt.order_by(MilestoneEvent.occurred_at, MilestoneEvent.id)))

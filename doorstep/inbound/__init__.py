@@ -1,0 +1,1 @@
+"""The only inbound door: every payload is verified, recorded raw (committed), then applied or rejected."""

@@ -1,0 +1,1 @@
+"""Shipments (parcels), their items and checkpoints (carrier scans); status is derived from scans."""

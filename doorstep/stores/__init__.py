@@ -1,0 +1,1 @@
+"""Stores (the tenant: a brand) and their API keys."""

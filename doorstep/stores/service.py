@@ -1,0 +1,109 @@
+"""Stores and API keys: the only writer of stores and api_keys."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from doorstep.core import clock, ids
+from doorstep.core.errors import Conflict, NotFound
+from doorstep.core.hashing import constant_time_equal, sha256_hex
+from doorstep.core.tenancy import scoped
+from doorstep.stores.commands import CreateStore
+from doorstep.stores.models import ApiKey, Store
+
+KEY_PREFIX = "dsk"
+# last_used_at is a hint for operators, not an audit log: write it at most once a minute per key.
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str  # the full key, shown once and never stored
+
+
+def create_store(session: Session, *, cmd: CreateStore) -> Store:
+    store = Store(public_id=ids.new_id("sto"), branding={}, policies={}, **cmd.model_dump())
+    session.add(store)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a store with slug {cmd.slug!r} already exists") from exc
+    return store
+
+
+def list_stores(session: Session) -> list[Store]:
+    return list(session.scalars(select(Store).order_by(Store.id)))
+
+
+def get_store_by_slug(session: Session, *, slug: str) -> Store:
+    store = session.scalars(select(Store).where(Store.slug == slug)).one_or_none()
+    if store is None:
+        raise NotFound(f"store {slug!r} not found")
+    return store
+
+
+def create_api_key(session: Session, *, store_id: int, name: str) -> IssuedKey:
+    lookup = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(
+        public_id=ids.new_id("key"),
+        store_id=store_id,
+        name=name,
+        lookup=lookup,
+        secret_hash=sha256_hex(secret.encode()),
+    )
+    session.add(key)
+    session.flush()
+    return IssuedKey(key=key, secret=f"{KEY_PREFIX}_{lookup}_{secret}")
+
+
+def list_api_keys(session: Session, *, store_id: int) -> list[ApiKey]:
+    return list(session.scalars(scoped(select(ApiKey), ApiKey, store_id).order_by(ApiKey.id)))
+
+
+def revoke_api_key(session: Session, *, key_id: str) -> ApiKey:
+    """Revoke by public id (``key_…``) or by the displayed prefix (``dsk_<lookup>``)."""
+    lookup = key_id.removeprefix(f"{KEY_PREFIX}_") if key_id.startswith(f"{KEY_PREFIX}_") else None
+    column = ApiKey.lookup if lookup else ApiKey.public_id
+    key = session.scalars(select(ApiKey).where(column == (lookup or key_id))).one_or_none()
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    if key.revoked_at is None:
+        key.revoked_at = clock.now()
+        session.flush()
+    return key
+
+
+def authenticate(session: Session, *, token: str) -> Store | None:
+    """The store a bearer key belongs to, or None. Says nothing about which part was wrong."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    _, lookup, secret = parts
+    row = session.execute(
+        select(ApiKey, Store).join(Store, Store.id == ApiKey.store_id).where(ApiKey.lookup == lookup)
+    ).one_or_none()
+    if row is None:
+        # Same work as a real check so timing does not reveal whether the lookup exists.
+        constant_time_equal(sha256_hex(secret.encode()), "0" * 64)
+        return None
+    key, store = row.tuple()
+    if not constant_time_equal(sha256_hex(secret.encode()), key.secret_hash) or key.revoked_at is not None:
+        return None
+    now = clock.now()
+    if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
+        session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+    return store
+
+
+def get_store(session: Session, *, store_id: int) -> Store:
+    store = session.get(Store, store_id)
+    if store is None:
+        raise NotFound("store not found")
+    return store
