@@ -32,13 +32,14 @@ def emit(
     if not occurrences:
         return []
     subjects = {o.subject_id for o in occurrences}
-    existing = set(
-        session.execute(
+    existing: set[tuple[str, str]] = {
+        (row[0], row[1])
+        for row in session.execute(
             scoped(select(MilestoneEvent.subject_id, MilestoneEvent.name), MilestoneEvent, store_id).where(
                 MilestoneEvent.subject_id.in_(subjects)
             )
-        ).tuples()
-    )
+        )
+    }
     recorded: list[str] = []
     now = clock.now()
     for occ in occurrences:

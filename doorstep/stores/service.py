@@ -93,7 +93,7 @@ def authenticate(session: Session, *, token: str) -> Store | None:
         # Same work as a real check so timing does not reveal whether the lookup exists.
         constant_time_equal(sha256_hex(secret.encode()), "0" * 64)
         return None
-    key, store = row.tuple()
+    key, store = row
     if not constant_time_equal(sha256_hex(secret.encode()), key.secret_hash) or key.revoked_at is not None:
         return None
     now = clock.now()
