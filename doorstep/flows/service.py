@@ -28,38 +28,40 @@ class Occurrence:
 def emit(
     session: Session, *, store_id: int, occurrences: Sequence[Occurrence], historical: bool = False
 ) -> list[str]:
-    """Record each milestone once per subject, in the caller's transaction; return the names newly recorded."""
+    """Record each milestone once per subject, in the caller's transaction; return the names newly recorded.
+
+    A milestone already recorded is never recorded again; its time only moves earlier.
+    """
     if not occurrences:
         return []
     subjects = {o.subject_id for o in occurrences}
-    existing: set[tuple[str, str]] = {
-        (row[0], row[1])
-        for row in session.execute(
-            scoped(select(MilestoneEvent.subject_id, MilestoneEvent.name), MilestoneEvent, store_id).where(
-                MilestoneEvent.subject_id.in_(subjects)
-            )
-        )
-    }
+    stmt = scoped(select(MilestoneEvent), MilestoneEvent, store_id).where(
+        MilestoneEvent.subject_id.in_(subjects)
+    )
+    existing = {(m.subject_id, m.name): m for m in session.scalars(stmt)}
     recorded: list[str] = []
     now = clock.now()
     for occ in occurrences:
         registry.get(occ.name)  # unknown names are a programming error
-        if (occ.subject_id, occ.name) in existing:
+        known = existing.get((occ.subject_id, occ.name))
+        if known is not None:
+            # A late-arriving older scan can only make the fact earlier; it never fires it again.
+            if occ.occurred_at < known.occurred_at:
+                known.occurred_at = occ.occurred_at
             continue
-        existing.add((occ.subject_id, occ.name))
-        session.add(
-            MilestoneEvent(
-                public_id=ids.new_id("ms"),
-                store_id=store_id,
-                name=occ.name,
-                subject_id=occ.subject_id,
-                order_id=occ.order_id,
-                occurred_at=occ.occurred_at,
-                is_historical=historical,
-                data=occ.data,
-                created_at=now,
-            )
+        known = MilestoneEvent(
+            public_id=ids.new_id("ms"),
+            store_id=store_id,
+            name=occ.name,
+            subject_id=occ.subject_id,
+            order_id=occ.order_id,
+            occurred_at=occ.occurred_at,
+            is_historical=historical,
+            data=occ.data,
+            created_at=now,
         )
+        session.add(known)
+        existing[(occ.subject_id, occ.name)] = known
         recorded.append(occ.name)
     session.flush()
     return recorded

@@ -24,6 +24,7 @@ from doorstep.shipments.status import (
     derive_fingerprint,
     derive_state,
     milestones_crossed,
+    milestones_moved_earlier,
 )
 
 
@@ -224,7 +225,7 @@ def _apply(
             reached_at[name],
             {"status": after.status.value, "substatus": after.substatus.value if after.substatus else None},
         )
-        for name in milestones_crossed(before, after)
+        for name in [*milestones_crossed(before, after), *milestones_moved_earlier(before, after)]
     ]
     recorded = flow_service.emit(session, store_id=shipment.store_id, occurrences=occurrences)
     return Applied(shipment, added, len(inputs) - added, recorded)

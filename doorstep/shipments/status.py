@@ -146,6 +146,12 @@ def milestones_crossed(before: ShipmentState, after: ShipmentState) -> list[str]
     return [name for name in MILESTONE_ORDER if name in new]
 
 
+def milestones_moved_earlier(before: ShipmentState, after: ShipmentState) -> list[str]:
+    """Milestones already reached whose first proof is now earlier (an older scan arrived late)."""
+    earlier = dict(before.reached_at)
+    return [name for name, at in after.reached_at if name in earlier and at < earlier[name]]
+
+
 def derive_fingerprint(
     occurred_at: datetime,
     code: str,
