@@ -70,3 +70,39 @@ class UpdateShipment(_Command):
 
 class AddCheckpoints(_Command):
     checkpoints: tuple[CheckpointInput, ...] = Field(..., min_length=1, max_length=1000)
+
+
+class ApplyTracking(_Command):
+    """What a tracking source says about one parcel: who carries it and the scans so far.
+
+    Matched to a shipment by tracking number (and carrier when known); an unknown number creates the
+    shipment when ``order_ref`` names an order of the store, else it is kept unmatched until one does.
+    """
+
+    tracking_number: str = Field(..., min_length=3, max_length=100)
+    carrier: str | None = Field(None, max_length=60, description="Carrier name or slug as the source gives it.")
+    service: str | None = Field(None, max_length=100)
+    checkpoints: tuple[CheckpointInput, ...] = Field((), max_length=5000)
+    estimated_delivery_on: date | None = Field(None, description="The carrier's own expected delivery date.")
+    order_ref: str | None = Field(None, max_length=100, description="The order's external id, if the source knows it.")
+    direction: Direction = Direction.outbound
+    signed_by: str | None = Field(None, max_length=200)
+
+
+class FulfillmentLine(_Command):
+    line_external_id: str = Field(..., max_length=100)
+    quantity: int = Field(..., ge=1)
+
+
+class UpsertFulfillment(_Command):
+    """A commerce platform's fulfillment: one parcel per tracking number, attached to its order."""
+
+    order_external_id: str = Field(..., max_length=100)
+    external_id: str = Field(..., max_length=100)
+    carrier: str | None = Field(None, max_length=60)
+    service: str | None = Field(None, max_length=100)
+    tracking_numbers: tuple[str, ...] = ()
+    tracking_urls: tuple[str, ...] = ()
+    lines: tuple[FulfillmentLine, ...] = ()
+    shipped_at: AwareDatetime | None = None
+    is_cancelled: bool = False

@@ -1,0 +1,1 @@
+"""Tracking sources: aggregators (push), carriers (poll), Doorstep's simulated carrier."""
