@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.db import Base, Timestamped
@@ -41,3 +41,16 @@ class ApiKey(Timestamped, Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class StoreConnection(Timestamped, Base):
+    """A store's credentials for one provider (Shopify, EasyPost, UPS, …), encrypted at rest."""
+
+    __tablename__ = "store_connections"
+    __table_args__ = (UniqueConstraint("store_id", "provider"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    sealed_config: Mapped[str] = mapped_column(Text)
+    is_enabled: Mapped[bool] = mapped_column(default=True)

@@ -3,17 +3,18 @@
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from doorstep.core import clock, ids
+from doorstep.core import clock, crypto, ids
 from doorstep.core.errors import Conflict, NotFound
 from doorstep.core.hashing import constant_time_equal, sha256_hex
 from doorstep.core.tenancy import scoped
 from doorstep.stores.commands import CreateStore
-from doorstep.stores.models import ApiKey, Store
+from doorstep.stores.models import ApiKey, Store, StoreConnection
 
 KEY_PREFIX = "dsk"
 # last_used_at is a hint for operators, not an audit log: write it at most once a minute per key.
@@ -107,3 +108,36 @@ def get_store(session: Session, *, store_id: int) -> Store:
     if store is None:
         raise NotFound("store not found")
     return store
+
+
+def set_connection(
+    session: Session, *, store_id: int, provider: str, config: dict[str, Any], secret: str
+) -> None:
+    """Store (or replace) a provider's credentials for a store, sealed with the server secret.
+
+    The caller validates ``config`` with the adapter's Config model first (services know no adapters).
+    """
+    stmt = scoped(select(StoreConnection), StoreConnection, store_id).where(
+        StoreConnection.provider == provider
+    )
+    row = session.scalars(stmt).one_or_none()
+    if row is None:
+        row = StoreConnection(store_id=store_id, provider=provider, sealed_config="")
+        session.add(row)
+    row.sealed_config = crypto.seal(config, secret)
+    row.is_enabled = True
+    session.flush()
+
+
+def get_connection(session: Session, *, store_id: int, provider: str, secret: str) -> dict[str, Any] | None:
+    """The stored credentials for a provider, or None when the store has not connected it."""
+    stmt = scoped(select(StoreConnection), StoreConnection, store_id).where(
+        StoreConnection.provider == provider, StoreConnection.is_enabled.is_(True)
+    )
+    row = session.scalars(stmt).one_or_none()
+    return crypto.unseal(row.sealed_config, secret) if row else None
+
+
+def list_connections(session: Session, *, store_id: int) -> list[str]:
+    stmt = scoped(select(StoreConnection.provider), StoreConnection, store_id)
+    return list(session.scalars(stmt.order_by(StoreConnection.provider)))
