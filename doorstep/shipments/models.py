@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from doorstep.db import Base, Timestamped
@@ -33,6 +33,15 @@ class Shipment(Timestamped, Base):
     delivered_at: Mapped[datetime | None]
     promised_on: Mapped[date | None]
     expected_on: Mapped[date | None]
+    # An unmatched parcel (tracking arrived before its order) remembers the order's external id.
+    order_ref: Mapped[str | None] = mapped_column(String(100))
+    signed_by: Mapped[str | None] = mapped_column(String(200))
+    is_delayed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    delay_reason: Mapped[str | None] = mapped_column(String(500))
+    is_stalled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Polling: which source to ask and when (None = not polled: pushed, terminal or expired).
+    poll_source: Mapped[str | None] = mapped_column(String(40))
+    next_poll_at: Mapped[datetime | None] = mapped_column(index=True)
 
     order: Mapped[Order | None] = relationship(lazy="joined")
     items: Mapped[list["ShipmentItem"]] = relationship(
