@@ -1,18 +1,24 @@
 """The ASGI app factory: one FastAPI app for the API, webhooks, pages, health and metrics."""
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
+from starlette.routing import compile_path
 
 import doorstep
 from doorstep import migrate
 from doorstep.config import Settings
 from doorstep.core import metrics
 from doorstep.db import make_engine, make_session_factory
+from doorstep.inbound.api import hooks as hooks_router
 from doorstep.inbound.api import router as events_router
 from doorstep.orders.api import router as orders_router
 from doorstep.shipments.api import router as shipments_router
@@ -36,7 +42,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         title="Doorstep",
         version=doorstep.__version__,
         description=DESCRIPTION,
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -49,7 +55,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     for router in (orders_router, shipments_router, stores_router, events_router):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(hooks_router)
     app.include_router(_operations_router())
+    _serve_api_docs(app)
 
     problems.install(app)
     install_openapi(app)
@@ -59,13 +67,38 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
+        name = _route_template(app, request.url.path) if request.scope.get("route") else "unmatched"
         metrics.HTTP_REQUESTS.labels(request.method, name, str(response.status_code)).inc()
         metrics.HTTP_LATENCY.labels(request.method, name).observe(time.perf_counter() - started)
         return response
 
     return app
+
+
+def _serve_api_docs(app: FastAPI) -> None:
+    """Swagger UI from the installed swagger-ui-bundle: the docs page makes no third-party requests."""
+    app.mount(
+        "/api/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets"
+    )
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Doorstep API",
+            swagger_js_url="/api/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/api/docs-assets/favicon-32x32.png",
+        )
+
+
+def _route_template(app: FastAPI, path: str) -> str:
+    """The route's template (``/api/v1/orders/{order_id}``) so metric labels stay few and meaningful."""
+    templates: list[tuple[re.Pattern[str], str]] | None = getattr(app.state, "route_templates", None)
+    if templates is None:
+        templates = [(compile_path(p)[0], p) for p in app.openapi()["paths"]]
+        app.state.route_templates = templates
+    return next((template for pattern, template in templates if pattern.match(path)), "other")
 
 
 def _operations_router() -> APIRouter:

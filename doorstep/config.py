@@ -63,10 +63,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_dev(self) -> "Settings":
-        if self.env is Environment.prod:
+        if self.env is not Environment.dev:
             secret = self.security.secret_key.get_secret_value()
             if not secret or "change-me" in secret or len(secret) < 32:
-                raise ValueError("DOORSTEP_SECURITY__SECRET_KEY must be set to 32+ random characters in prod")
+                raise ValueError(
+                    f"DOORSTEP_SECURITY__SECRET_KEY must be set to 32+ random characters when DOORSTEP_ENV={self.env}"
+                )
         if self.debug and self.env is not Environment.dev:
             raise ValueError("DOORSTEP_DEBUG is only allowed when DOORSTEP_ENV=dev")
         return self

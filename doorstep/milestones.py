@@ -21,10 +21,9 @@ _ALL = (
     Milestone("order.cancelled", "order", "the order was cancelled", is_key_moment=True),
     Milestone("shipment.label_created", "shipment", "the carrier has the parcel's details"),
     Milestone("shipment.shipped", "shipment", "the carrier has the parcel", ("shipment.label_created",), True),
-    Milestone("shipment.in_transit", "shipment", "the parcel is moving through the network"),
     Milestone(
         "shipment.out_for_delivery", "shipment", "the parcel is on the vehicle for delivery today",
-        ("shipment.label_created", "shipment.shipped", "shipment.in_transit"), True,
+        ("shipment.label_created", "shipment.shipped"), True,
     ),
     Milestone(
         "shipment.attempt_failed", "shipment", "a delivery attempt failed",
@@ -32,12 +31,12 @@ _ALL = (
     ),
     Milestone(
         "shipment.available_for_pickup", "shipment", "the parcel waits at a pickup point",
-        ("shipment.out_for_delivery", "shipment.attempt_failed", "shipment.in_transit"), True,
+        ("shipment.out_for_delivery", "shipment.attempt_failed"), True,
     ),
     Milestone(
         "shipment.delivered", "shipment", "the parcel was delivered",
         (
-            "shipment.label_created", "shipment.shipped", "shipment.in_transit", "shipment.out_for_delivery",
+            "shipment.label_created", "shipment.shipped", "shipment.out_for_delivery",
             "shipment.attempt_failed", "shipment.available_for_pickup", "shipment.delayed",
             "shipment.stalled", "shipment.exception",
         ),
@@ -50,6 +49,7 @@ _ALL = (
         "shipment.returned", "shipment", "the parcel went back to the sender",
         ("shipment.out_for_delivery", "shipment.attempt_failed", "shipment.exception"), True,
     ),
+    Milestone("refund.issued", "refund", "money was returned to the shopper", is_key_moment=True),
 )  # fmt: skip
 
 MILESTONES: dict[str, Milestone] = {m.name: m for m in _ALL}

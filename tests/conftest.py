@@ -15,17 +15,19 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep import migrate
 from doorstep.app import create_app
-from doorstep.config import Environment, Settings
+from doorstep.config import Environment, SecuritySettings, Settings
 from doorstep.db import make_engine, make_session_factory
 
 pytest_plugins = ["tests.factories.stores"]
 
 PG_URL = os.environ.get("DOORSTEP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+TEST_SECRET = "test-secret-for-sealing-store-connections-0123456789"
 REQUIRE_PG = os.environ.get("CI") == "true" or os.environ.get("DOORSTEP_REQUIRE_PG") == "1"
 
 
@@ -91,7 +93,12 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(env=Environment.test, database_url=database_url, data_dir=tmp_path)
+    return Settings(
+        env=Environment.test,
+        database_url=database_url,
+        data_dir=tmp_path,
+        security=SecuritySettings(secret_key=SecretStr(TEST_SECRET)),
+    )
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from typing import Any
 import typer
 from pydantic import BaseModel, SecretStr
 from rich.table import Table
+from sqlalchemy import make_url
 
 from doorstep.cli import context
 
@@ -19,7 +20,12 @@ def _rows(model: BaseModel, prefix: str) -> list[tuple[str, str, str]]:
         if isinstance(value, BaseModel):
             rows.extend(_rows(value, env + "__"))
             continue
-        shown = "********" if isinstance(value, SecretStr) else str(value)
+        if isinstance(value, SecretStr):
+            shown = "********"
+        elif name == "database_url" and value:
+            shown = make_url(str(value)).render_as_string(hide_password=True)
+        else:
+            shown = str(value)
         rows.append((env, shown, field.description or ""))
     return rows
 

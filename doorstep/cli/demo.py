@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import make_url
 
 from doorstep import migrate as migrations
 from doorstep.cli import context
@@ -31,12 +32,14 @@ def demo(
     out.print(
         f"\n[bold]Doorstep demo[/bold] — store [bold]{seeded.store_slug}[/bold], {len(seeded.orders)} orders"
     )
-    out.print(f"database: {app.settings.resolved_database_url}")
+    out.print(
+        f"database: {make_url(app.settings.resolved_database_url).render_as_string(hide_password=True)}"
+    )
     out.print("\nAPI key (shown once):")
     out.print(seeded.api_key, soft_wrap=True)
     out.print("\nTry it:")
     out.print(
-        f'  curl -H "Authorization: Bearer {seeded.api_key}" {base}/api/v1/orders?limit=5', soft_wrap=True
+        f'  curl -H "Authorization: Bearer {seeded.api_key}" "{base}/api/v1/orders?limit=5"', soft_wrap=True
     )
     out.print(f"  API docs:  {base}/api/docs")
     out.print(f"  Health:    {base}/healthz   Metrics: {base}/metrics")
@@ -46,4 +49,4 @@ def demo(
     if no_serve:
         return
     out.print("\nserving — Ctrl+C to stop\n")
-    serve(ctx, host=None, port=port, workers=1)
+    serve(ctx, host=None, port=port)

@@ -37,6 +37,8 @@ def list_events(
     """List recent inbound events, newest first."""
     app = context.get(ctx)
     table = Table("id", "received", "source", "topic", "status", "subject", "reason")
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = 28
     try:
         store_id = _store_id(app, store)
         with transaction(app.factory) as session:

@@ -11,6 +11,7 @@ from doorstep.cli.demo import demo
 from doorstep.cli.inbound import events
 from doorstep.cli.serve import serve, worker
 from doorstep.cli.stores import keys, stores
+from doorstep.cli.tracking import connections, tracking
 from doorstep.config import Settings
 
 app = typer.Typer(
@@ -42,3 +43,5 @@ app.add_typer(stores, name="stores")
 app.add_typer(keys, name="keys")
 app.add_typer(events, name="events")
 app.add_typer(config, name="config")
+app.add_typer(tracking, name="tracking")
+app.add_typer(connections, name="connections")

@@ -45,10 +45,26 @@ class Invalid(DoorstepError):
         return cls(f"{name}: {message}", problems=[FieldProblem(name, message, fix)])
 
 
+class UnsupportedMediaType(DoorstepError):
+    status = 415
+    type_slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class Unauthorized(DoorstepError):
     status = 401
     type_slug = "unauthorized"
     title = "Unauthorized"
+
+
+def error_for_status(status: int, detail: str, problems: list[FieldProblem]) -> DoorstepError:
+    """Rebuild the error a recorded rejection answered with (its class by HTTP status)."""
+    for kind in (NotFound, Conflict, Invalid, Unauthorized, UnsupportedMediaType):
+        if kind.status == status:
+            return kind(detail, problems=problems)
+    error = DoorstepError(detail, problems=problems)
+    error.status = status
+    return error
 
 
 @dataclass
@@ -97,8 +113,14 @@ _FIXES = {
 def invalid_from_validation(errors: list[dict[str, object]], *, root: str = "") -> Invalid:
     """Turn Pydantic's error list into one Invalid whose problems each name a field and a fix."""
     problems: list[FieldProblem] = []
-    for error in errors:
-        location = [str(part) for part in error.get("loc", ()) or ()]  # type: ignore[attr-defined]
+    locations = [tuple(str(part) for part in error.get("loc", ()) or ()) for error in errors]  # type: ignore[attr-defined]
+    for error, loc in zip(errors, locations, strict=True):
+        # A list whose element failed also reports "too short"; the element's own problem says it all.
+        if error.get("type") == "too_short" and any(
+            other[: len(loc)] == loc and len(other) > len(loc) for other in locations
+        ):
+            continue
+        location = list(loc)
         name = ".".join(([root] if root else []) + location) or "body"
         context = error.get("ctx") or {}
         fix = context.get("fix") if isinstance(context, dict) else None

@@ -7,7 +7,7 @@ _ID_BYTES = 12
 _TOKEN_BYTES = 24
 
 PREFIXES = frozenset(
-    {"sto", "key", "cus", "ord", "li", "shp", "cp", "evt", "ms", "job", "msg"},
+    {"sto", "key", "cus", "ord", "li", "shp", "cp", "evt", "ms", "job", "msg", "rf"},
 )
 
 

@@ -26,7 +26,7 @@ class Customer(Timestamped, Base):
     locale: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str | None] = mapped_column(String(64))
     birthday_on: Mapped[date | None]
-    # frequency (every_update | key_moments | none), quiet hours, channel order: customers.schemas.Preferences
+    # frequency (every_update | key_moments | none), quiet hours, channel order: customers.commands.Preferences
     preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     consents: Mapped[list["Consent"]] = relationship(

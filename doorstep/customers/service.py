@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from doorstep.core import clock, ids
-from doorstep.core.errors import NotFound
+from doorstep.core.errors import Conflict, FieldProblem, NotFound
 from doorstep.core.tenancy import scoped
 from doorstep.customers.commands import UpsertCustomer
 from doorstep.customers.models import Consent, Customer
@@ -19,11 +19,12 @@ def get_customer(session: Session, *, store_id: int, customer_id: str) -> Custom
 
 
 def _find(session: Session, store_id: int, cmd: UpsertCustomer) -> Customer | None:
-    for column, value in (
-        (Customer.external_id, cmd.external_id),
-        (Customer.email, cmd.email),
-        (Customer.phone, cmd.phone),
-    ):
+    # A phone identifies the shopper only when no e-mail was sent: households share phones, and matching
+    # on it would merge two shoppers and overwrite the first one's e-mail.
+    keys = [(Customer.external_id, cmd.external_id), (Customer.email, cmd.email)]
+    if cmd.email is None:
+        keys.append((Customer.phone, cmd.phone))
+    for column, value in keys:
         if value:
             found = session.scalars(
                 scoped(select(Customer), Customer, store_id).where(column == value)
@@ -39,6 +40,20 @@ def upsert_customer(session: Session, *, store_id: int, cmd: UpsertCustomer) -> 
     if customer is None:
         customer = Customer(public_id=ids.new_id("cus"), store_id=store_id, preferences={})
         session.add(customer)
+    elif cmd.email and cmd.email != customer.email:
+        owner = session.scalars(
+            scoped(select(Customer), Customer, store_id).where(Customer.email == cmd.email)
+        ).first()
+        if owner is not None and owner.id != customer.id:
+            raise Conflict(
+                f"e-mail {cmd.email} belongs to another customer ({owner.public_id}) than external_id "
+                f"{cmd.external_id!r}; send that customer's external_id, or a different e-mail",
+                problems=[
+                    FieldProblem(
+                        "customer.email", "belongs to another customer", "send the matching external_id"
+                    )
+                ],
+            )
     for attr, value in (
         ("external_id", cmd.external_id),
         ("email", cmd.email),
@@ -56,7 +71,7 @@ def upsert_customer(session: Session, *, store_id: int, cmd: UpsertCustomer) -> 
     now = clock.now()
     by_channel = {c.channel: c for c in customer.consents}
     for consent in cmd.consents:
-        recorded_at = consent.recorded_at or now
+        recorded_at = clock.as_utc(consent.recorded_at) if consent.recorded_at else now
         current = by_channel.get(consent.channel)
         if current is None:
             current = Consent(store_id=store_id, channel=consent.channel)

@@ -1,7 +1,8 @@
 """Seed a demo brand with realistic orders, parcels and carrier scans.
 
 Every order and scan goes through ``inbound.service.submit`` with a fixed Idempotency-Key, exactly as an
-API client's would, so running the demo twice changes nothing and the inbound log shows real traffic.
+API client's would, so the inbound log shows real traffic. Orders seeded by an earlier run are kept
+as they are (a rerun adds only a new API key), so the demo can be run again at any time.
 """
 
 import json
@@ -19,6 +20,8 @@ from doorstep.core.errors import NotFound
 from doorstep.db import transaction
 from doorstep.inbound import service as inbound_service
 from doorstep.inbound.models import EventStatus
+from doorstep.orders import service as order_service
+from doorstep.orders.schemas import OrderRead
 from doorstep.stores import service as store_service
 from doorstep.stores.commands import CreateStore
 
@@ -193,6 +196,13 @@ def seed(
         picks = rng.sample(PRODUCTS, k=rng.randint(1, 3))
         placed = now - timedelta(days=len(SCENARIOS[scenario]) + 1, hours=rng.randint(1, 20))
         number = f"#{1001 + n}"
+        examples.setdefault(scenario, number)
+        existing = _existing_order(factory, store_id, f"demo-{1001 + n}")
+        if existing is not None:  # seeded by an earlier run (maybe hours ago): keep it as it is
+            created.append(existing)
+            if on_progress:
+                on_progress()
+            continue
         order = _submit(factory, store_id, "orders.create", f"demo:order:{n}", {
             "external_id": f"demo-{1001 + n}",
             "number": number,
@@ -217,12 +227,17 @@ def seed(
             "tags": ["demo"] + (["vip"] if n % 7 == 0 else []),
         })  # fmt: skip
         created.append(order)
-        examples.setdefault(scenario, number)
         if scenario != "pending" or n % 2 == 0:
             _ship(factory, store_id, rng, n, order, scenario, placed)
         if on_progress:
             on_progress()
     return Seeded(SLUG, key, created, examples)
+
+
+def _existing_order(factory: sessionmaker[Session], store_id: int, external_id: str) -> dict[str, Any] | None:
+    with transaction(factory) as session:
+        order = order_service.find_by_external_id(session, store_id=store_id, external_id=external_id)
+        return OrderRead.of(order).model_dump(mode="json") if order else None
 
 
 def _ship(

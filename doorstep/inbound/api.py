@@ -2,13 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
 from doorstep.db import transaction
 from doorstep.inbound import service as inbound_service
+from doorstep.inbound import webhooks
 from doorstep.inbound.models import EventStatus
 from doorstep.inbound.schemas import InboundEventPage, InboundEventRead, ReplayResult
-from doorstep.web.deps import CurrentStore, Cursor, Db, Limit
+from doorstep.web.deps import AppSettings, CurrentStore, Cursor, Db, Limit
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -46,3 +48,45 @@ def replay_event(event_id: str, db: Db, store: CurrentStore) -> ReplayResult:
         reason=outcome.reason,
         response=outcome.response_body,
     )
+
+
+hooks = APIRouter(prefix="/hooks", tags=["webhooks"])
+
+
+async def _raw(request: Request) -> bytes:
+    return await request.body()
+
+
+RawWebhook = Annotated[bytes, Depends(_raw)]
+
+
+def _answer(outcome: inbound_service.Outcome) -> JSONResponse:
+    body = {"event": outcome.event_id, "status": outcome.status.value}
+    if outcome.status is EventStatus.rejected:
+        # Signed but not applicable: 202 so the provider stops retrying; kept for replay.
+        return JSONResponse({**body, "reason": outcome.reason}, status_code=202)
+    return JSONResponse({**body, "milestones": outcome.milestones}, status_code=200)
+
+
+@hooks.post("/shopify/{store_slug}", status_code=200)
+def shopify_webhook(
+    store_slug: str, request: Request, db: Db, settings: AppSettings, body: RawWebhook
+) -> JSONResponse:
+    """Shopify webhooks (orders, fulfillments, fulfillment events, refunds, customers), HMAC-verified."""
+    outcome = webhooks.receive(
+        db, secret=settings.security.secret_key.get_secret_value(), source="shopify", store_slug=store_slug,
+        headers=dict(request.headers), body=body,
+    )  # fmt: skip
+    return _answer(outcome)
+
+
+@hooks.post("/tracking/{source}/{store_slug}", status_code=200)
+def tracking_webhook(
+    source: str, store_slug: str, request: Request, db: Db, settings: AppSettings, body: RawWebhook
+) -> JSONResponse:
+    """Tracking pushes from aggregators (easypost, aftership, shippo, seventeentrack), each verified its own way."""
+    outcome = webhooks.receive(
+        db, secret=settings.security.secret_key.get_secret_value(), source=source, store_slug=store_slug,
+        headers=dict(request.headers), body=body,
+    )  # fmt: skip
+    return _answer(outcome)

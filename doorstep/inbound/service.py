@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep.core import clock, ids, metrics
-from doorstep.core.errors import Conflict, DoorstepError, FieldProblem, NotFound
+from doorstep.core.errors import Conflict, DoorstepError, FieldProblem, NotFound, error_for_status
 from doorstep.core.hashing import sha256_hex
 from doorstep.core.pagination import paginate
 from doorstep.core.tenancy import scoped
@@ -26,8 +26,24 @@ from doorstep.db import transaction
 from doorstep.inbound.models import EventStatus, InboundEvent
 from doorstep.inbound.topics import API_TOPICS, Handler, Result
 
-# Headers worth keeping for debugging and re-verification; credentials are never stored.
-_KEPT_HEADERS = ("content-type", "user-agent", "idempotency-key")
+# Headers worth keeping for debugging and re-verification (signatures are HMACs of the body, not
+# secrets); credentials such as Authorization or a shared token are never stored.
+_KEPT_HEADERS = frozenset(
+    {
+        "content-type", "user-agent", "idempotency-key", "x-hmac-signature", "aftership-hmac-sha256",
+        "sign", "shopify-hmac-sha256", "webhook-id", "webhook-timestamp", "webhook-signature",
+    }
+)  # fmt: skip
+_KEPT_PREFIXES = ("x-shopify-",)
+UNVERIFIED = "unverified:"
+
+
+def _kept(headers: dict[str, str]) -> dict[str, str]:
+    return {
+        k.lower(): v
+        for k, v in headers.items()
+        if k.lower() in _KEPT_HEADERS or k.lower().startswith(_KEPT_PREFIXES)
+    }
 
 
 @dataclass(frozen=True)
@@ -56,9 +72,15 @@ class Submission:
 
 
 def handler_for(event: InboundEvent) -> Handler:
+    if event.idempotency_key.startswith(UNVERIFIED):
+        raise Conflict("this payload failed signature verification and is never applied")
     if event.source == "api":
+        if event.topic not in API_TOPICS:
+            raise NotFound(f"no handler for API topic {event.topic!r}")
         return API_TOPICS[event.topic]
-    raise NotFound(f"no handler for source {event.source!r} topic {event.topic!r}")
+    from doorstep.inbound import webhooks  # webhooks builds on this module
+
+    return webhooks.resolve(event)
 
 
 def submit(
@@ -77,20 +99,56 @@ def submit(
     while True:
         try:
             event_id, earlier = _record(factory, sub, key, payload_hash)
+            break
         except IntegrityError:
-            continue  # a concurrent twin recorded first; look again and treat ours as its duplicate
-        if earlier is None or earlier.status == EventStatus.rejected:
-            return apply(factory, earlier.event_id if earlier else event_id, resolve=resolve)
-        if earlier.status == EventStatus.applied or sub.source != "api":
-            metrics.INBOUND_EVENTS.labels(sub.source, EventStatus.duplicate.value).inc()
-            return Outcome(
-                event_id, EventStatus.duplicate, earlier.response_status, earlier.response_body,
-                milestones=[],
-            )  # fmt: skip
-        # The twin is still being applied: wait for its answer so both callers get the same one.
+            # A concurrent twin recorded first; look again and record ours as its duplicate.
+            if time.monotonic() > deadline:
+                raise
+            continue
+    if earlier is None or earlier.status == EventStatus.rejected:
+        return apply(factory, earlier.event_id if earlier else event_id, resolve=resolve)
+    # Ours is recorded as a duplicate. Answer with the twin's outcome, waiting while it is being applied
+    # (API callers must get the same answer; webhook senders only need an acknowledgement).
+    while earlier.status == EventStatus.received and sub.source == "api":
         if time.monotonic() > deadline:
             raise Conflict("a request with this Idempotency-Key is still being processed; retry shortly")
         time.sleep(0.05)
+        with transaction(factory) as session:
+            earlier = _outcome(get_event(session, event_id=earlier.event_id))
+    metrics.INBOUND_EVENTS.labels(sub.source, EventStatus.duplicate.value).inc()
+    if earlier.status == EventStatus.rejected:
+        error = error_for_status(
+            earlier.response_status or 422, earlier.reason or "rejected", earlier.problems
+        )
+        return Outcome(
+            event_id, EventStatus.rejected, None, None, earlier.reason, earlier.problems, error=error
+        )
+    return Outcome(event_id, EventStatus.duplicate, earlier.response_status, earlier.response_body)
+
+
+def record_rejected(factory: sessionmaker[Session], sub: Submission, reason: str) -> str:
+    """Keep a payload that failed verification, with why; it is never applied."""
+    with transaction(factory) as session:
+        event = InboundEvent(
+            public_id=ids.new_id("evt"),
+            store_id=sub.store_id,
+            source=sub.source,
+            topic=sub.topic,
+            # Unverified bodies never claim the idempotency key a genuine delivery will use.
+            idempotency_key=f"{UNVERIFIED}{ids.new_id('evt')}",
+            payload_hash=sha256_hex(sub.body),
+            body=sub.body,
+            headers=_kept(sub.headers),
+            params=sub.params,
+            received_at=clock.now(),
+            status=EventStatus.rejected.value,
+            reason=reason,
+            attempts=0,
+        )
+        session.add(event)
+        session.flush()
+        metrics.INBOUND_EVENTS.labels(sub.source, "unverified").inc()
+        return event.public_id
 
 
 def _record(
@@ -99,10 +157,18 @@ def _record(
     """Store the raw payload. Returns its id and, for a repeat, the earlier live event's outcome."""
     with transaction(factory) as session:
         earlier = _live_twin(session, sub, key, payload_hash)
-        if earlier is not None and sub.source == "api" and earlier.payload_hash != payload_hash:
+        if (
+            earlier is not None
+            and sub.source == "api"
+            and (
+                earlier.payload_hash != payload_hash
+                or earlier.topic != sub.topic
+                or earlier.params != sub.params
+            )
+        ):
             raise Conflict(
-                "this Idempotency-Key was already used with a different request body; "
-                "send a new key for a new request, or resend the original body"
+                "this Idempotency-Key was already used for a different request (another body or resource); "
+                "send a new key for a new request, or resend the original request unchanged"
             )
         if earlier is not None and earlier.status == EventStatus.rejected:
             return earlier.public_id, _outcome(earlier)  # a retry: apply the recorded payload again
@@ -114,7 +180,7 @@ def _record(
             idempotency_key=key,
             payload_hash=payload_hash,
             body=sub.body,
-            headers={k: v for k, v in sub.headers.items() if k.lower() in _KEPT_HEADERS},
+            headers=_kept(sub.headers),
             params=sub.params,
             received_at=clock.now(),
             status=(EventStatus.duplicate if earlier else EventStatus.received).value,
@@ -173,7 +239,11 @@ def apply(
         return _reject(factory, event_id, exc.detail, exc.problems, exc)
     except Exception as exc:
         # Not the sender's fault, but still never lost: kept as rejected, replayable after a fix.
-        _reject(factory, event_id, f"internal error while applying: {type(exc).__name__}: {exc}", [], None)
+        # Only the first line: database errors go on with the SQL and its parameters (shoppers' data).
+        summary = str(exc).splitlines()[0][:300] if str(exc) else ""
+        _reject(
+            factory, event_id, f"internal error while applying: {type(exc).__name__}: {summary}", [], None
+        )
         raise
 
 
@@ -187,6 +257,7 @@ def _reject(
     with transaction(factory) as session:
         event = _get_locked(session, event_id)
         event.status = EventStatus.rejected.value
+        event.response_status = error.status if error else 500
         event.reason = reason[:4000]
         event.problems = [p.__dict__ for p in problems]
         event.attempts += 1
@@ -216,6 +287,8 @@ def replay(
         event = get_event(session, event_id=event_id, store_id=store_id)
         if event.status == EventStatus.duplicate:
             raise Conflict(f"{event_id} is a duplicate; replay the event it duplicates instead")
+        if event.idempotency_key.startswith(UNVERIFIED):
+            raise Conflict(f"{event_id} failed signature verification and is never applied")
     return apply(factory, event_id, resolve=resolve)
 
 
@@ -249,7 +322,10 @@ def list_events(
 
 
 def rejected_ids(session: Session, *, store_id: int | None = None) -> list[str]:
-    stmt = select(InboundEvent.public_id).where(InboundEvent.status == EventStatus.rejected.value)
+    stmt = select(InboundEvent.public_id).where(
+        InboundEvent.status == EventStatus.rejected.value,
+        InboundEvent.idempotency_key.not_like(f"{UNVERIFIED}%"),
+    )
     if store_id is not None:
         stmt = scoped(stmt, InboundEvent, store_id)
     return list(session.scalars(stmt.order_by(InboundEvent.received_at, InboundEvent.id)))

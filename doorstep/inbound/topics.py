@@ -51,6 +51,7 @@ def parse(model: type[M], body: bytes) -> M:
 
 def _order_create(session: Session, store_id: int, body: bytes, params: dict[str, Any]) -> Result:
     done = order_service.create_order(session, store_id=store_id, cmd=parse(CreateOrder, body))
+    shipment_service.attach_waiting(session, store_id=store_id, order_id=done.order.public_id)
     return Result(
         done.order.public_id, 201, OrderRead.of(done.order).model_dump(mode="json"), done.milestones
     )

@@ -38,7 +38,9 @@ def update_order(
     return submit_write(request, db, settings, store, "orders.update", body, key, order_id=order_id)
 
 
-@router.post("/{order_id}/cancel", openapi_extra=json_body(CancelOrder), responses=_WRITE_RESPONSES)
+@router.post(
+    "/{order_id}/cancel", openapi_extra=json_body(CancelOrder, required=False), responses=_WRITE_RESPONSES
+)
 def cancel_order(
     order_id: str, request: Request, db: Db, settings: AppSettings, store: CurrentStore, body: RawBody,
     key: IdempotencyKey = None,

@@ -73,3 +73,58 @@ class UpdateOrder(_Command):
 class CancelOrder(_Command):
     reason: str | None = Field(None, max_length=200)
     cancelled_at: AwareDatetime | None = None
+
+
+class UpsertOrder(CreateOrder):
+    """An order as a commerce platform last described it: created when new, else updated in place.
+
+    Matched by ``external_id`` within the store; its lines are matched by their own ``external_id``.
+    A ``cancelled_at`` cancels the order once; an upsert never un-cancels it.
+    """
+
+    external_id: str = Field(
+        ..., min_length=1, max_length=100, description="The order's id on your platform."
+    )
+    cancelled_at: AwareDatetime | None = None
+    cancel_reason: str | None = Field(None, max_length=200)
+    source: str = Field("commerce", max_length=32)
+
+    @model_validator(mode="after")
+    def _lines_are_matchable(self) -> "UpsertOrder":
+        seen: set[str] = set()
+        for index, line in enumerate(self.line_items):
+            if not line.external_id:
+                raise ValueError(f"line_items.{index}.external_id is required to match lines on update")
+            if line.external_id in seen:
+                raise ValueError(f"line_items.{index}.external_id {line.external_id!r} appears twice")
+            seen.add(line.external_id)
+        return self
+
+
+class CancelOrderByRef(_Command):
+    """Cancel the order a platform knows by ``external_id`` (when the full order is not at hand)."""
+
+    external_id: str = Field(..., min_length=1, max_length=100)
+    reason: str | None = Field(None, max_length=200)
+    cancelled_at: AwareDatetime | None = None
+
+
+class RefundLine(_Command):
+    line_external_id: str = Field(..., min_length=1, max_length=100)
+    quantity: int = Field(..., ge=0, le=100_000)
+    restock_type: str | None = Field(None, max_length=40, description="e.g. no_restock, cancel, return.")
+
+
+class RecordRefund(_Command):
+    """Money a platform returned to the shopper for an order; recorded once per refund ``external_id``."""
+
+    order_external_id: str = Field(..., min_length=1, max_length=100)
+    external_id: str = Field(
+        ..., min_length=1, max_length=100, description="The refund's id on the platform."
+    )
+    processed_at: AwareDatetime
+    amount_minor: int = Field(..., ge=0, description="Amount returned, in minor units of the currency.")
+    currency: Currency | None = Field(
+        None, description="Must be the order's currency; the order's when omitted."
+    )
+    lines: tuple[RefundLine, ...] = Field((), max_length=1000)

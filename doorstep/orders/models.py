@@ -32,6 +32,8 @@ class Order(Timestamped, Base):
     tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     total_minor: Mapped[int] = mapped_column(BigInteger)
+    # Sum of recorded refunds; never more than total_minor (orders.service.record_refund).
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(String(5000))
@@ -67,3 +69,21 @@ class LineItem(Timestamped, Base):
     is_final_sale: Mapped[bool] = mapped_column(default=False)
 
     order: Mapped[Order] = relationship(back_populates="line_items")
+
+
+class OrderRefund(Timestamped, Base):
+    """Money returned to the shopper for an order, once per platform refund id."""
+
+    __tablename__ = "order_refunds"
+    __table_args__ = (UniqueConstraint("order_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(100))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    processed_at: Mapped[datetime]
+    # [{"line_external_id": ..., "quantity": ..., "restock_type": ...}] as the platform sent them.
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

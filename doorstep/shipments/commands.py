@@ -79,12 +79,16 @@ class ApplyTracking(_Command):
     shipment when ``order_ref`` names an order of the store, else it is kept unmatched until one does.
     """
 
-    tracking_number: str = Field(..., min_length=3, max_length=100)
-    carrier: str | None = Field(None, max_length=60, description="Carrier name or slug as the source gives it.")
+    tracking_number: str = Field(..., min_length=1, max_length=100)
+    carrier: str | None = Field(
+        None, max_length=60, description="Carrier name or slug as the source gives it."
+    )
     service: str | None = Field(None, max_length=100)
     checkpoints: tuple[CheckpointInput, ...] = Field((), max_length=5000)
     estimated_delivery_on: date | None = Field(None, description="The carrier's own expected delivery date.")
-    order_ref: str | None = Field(None, max_length=100, description="The order's external id, if the source knows it.")
+    order_ref: str | None = Field(
+        None, max_length=100, description="The order's external id, if the source knows it."
+    )
     direction: Direction = Direction.outbound
     signed_by: str | None = Field(None, max_length=200)
 
@@ -106,3 +110,12 @@ class UpsertFulfillment(_Command):
     lines: tuple[FulfillmentLine, ...] = ()
     shipped_at: AwareDatetime | None = None
     is_cancelled: bool = False
+
+
+class ApplyFulfillmentEvent(_Command):
+    """A platform's event on a fulfillment it told us about earlier (e.g. Shopify fulfillment_events)."""
+
+    order_external_id: str = Field(..., max_length=100)
+    fulfillment_external_id: str = Field(..., max_length=100)
+    checkpoint: CheckpointInput
+    estimated_delivery_on: date | None = None

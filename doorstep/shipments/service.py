@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,10 +14,20 @@ from doorstep.core.pagination import paginate
 from doorstep.core.tenancy import scoped
 from doorstep.flows import service as flow_service
 from doorstep.orders import service as order_service
-from doorstep.orders.models import Order
-from doorstep.shipments.commands import AddCheckpoints, CheckpointInput, CreateShipment, UpdateShipment
+from doorstep.orders.models import LineItem, Order
+from doorstep.shipments import carriers, polling, promise
+from doorstep.shipments.commands import (
+    AddCheckpoints,
+    ApplyFulfillmentEvent,
+    ApplyTracking,
+    CheckpointInput,
+    CreateShipment,
+    UpdateShipment,
+    UpsertFulfillment,
+)
 from doorstep.shipments.models import Checkpoint, Shipment, ShipmentItem
 from doorstep.shipments.status import (
+    TERMINAL,
     Scan,
     ShipmentState,
     Status,
@@ -26,6 +37,10 @@ from doorstep.shipments.status import (
     milestones_crossed,
     milestones_moved_earlier,
 )
+from doorstep.stores import service as store_service
+from doorstep.stores.models import Store
+
+SIMULATED = "simulated"  # Doorstep's own simulated carrier (demo): always polled, in-process
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,7 @@ def list_shipments(
     if status is not None:
         stmt = stmt.where(Shipment.status == status)
     if tracking_number is not None:
-        stmt = stmt.where(Shipment.tracking_number == tracking_number)
+        stmt = stmt.where(Shipment.tracking_number == _normalize_number(tracking_number))
     return paginate(session, stmt, Shipment, limit=limit, cursor=cursor)
 
 
@@ -91,7 +106,7 @@ def create_shipment(session: Session, *, store_id: int, cmd: CreateShipment, sou
         external_id=cmd.external_id,
         carrier=cmd.carrier.lower(),
         service=cmd.service,
-        tracking_number=cmd.tracking_number.replace(" ", "").upper(),
+        tracking_number=_normalize_number(cmd.tracking_number),
         tracking_url=cmd.tracking_url,
         direction=cmd.direction.value,
         status=Status.pending.value,
@@ -107,6 +122,10 @@ def create_shipment(session: Session, *, store_id: int, cmd: CreateShipment, sou
             f"{cmd.carrier} tracking number {cmd.tracking_number} is already a {cmd.direction.value} shipment; "
             "post checkpoints to that shipment instead"
         ) from exc
+    if shipment.promised_on is None and order is not None:
+        shipment.promised_on = _promise(session, shipment, order.placed_at)
+    _schedule_polling(session, shipment)
+    session.flush()
     if not cmd.checkpoints:
         return Applied(shipment, 0, 0, [])
     return _apply(session, shipment, cmd.checkpoints, source=source)
@@ -123,7 +142,15 @@ def _items(store_id: int, order: Order | None, cmd: CreateShipment) -> list[Ship
             ShipmentItem(store_id=store_id, line_item=li, quantity=li.quantity) for li in order.line_items
         ]
     items: list[ShipmentItem] = []
+    seen: set[str] = set()
     for index, item in enumerate(cmd.items):
+        if item.line_item_id in seen:
+            raise Invalid.field(
+                f"items.{index}.line_item_id",
+                f"{item.line_item_id} is listed twice",
+                "list each line item once with its total quantity",
+            )
+        seen.add(item.line_item_id)
         line = by_id.get(item.line_item_id)
         if line is None:
             raise Invalid.field(
@@ -215,6 +242,9 @@ def _apply(
         added += 1
     after = derive_state(scans)
     _set_state(shipment, after)
+    if added:
+        shipment.is_stalled = False
+    _reschedule_poll(shipment, clock.now())
     session.flush()
     reached_at = dict(after.reached_at)
     occurrences = [
@@ -227,8 +257,105 @@ def _apply(
         )
         for name in [*milestones_crossed(before, after), *milestones_moved_earlier(before, after)]
     ]
+    occurrences.extend(_delay_check(shipment, clock.now()))
     recorded = flow_service.emit(session, store_id=shipment.store_id, occurrences=occurrences)
     return Applied(shipment, added, len(inputs) - added, recorded)
+
+
+def _reschedule_poll(shipment: Shipment, now: datetime) -> None:
+    if shipment.poll_source is None:
+        return
+    shipment.next_poll_at = polling.next_poll_at(
+        status=Status(shipment.status),
+        last_activity=shipment.last_checkpoint_at or shipment.created_at,
+        expected_on=shipment.expected_on,
+        now=now,
+    )
+    if shipment.next_poll_at is None and Status(shipment.status) not in TERMINAL:
+        shipment.status = Status.expired.value  # silent too long: stop asking
+
+
+def _schedule_polling(session: Session, shipment: Shipment) -> None:
+    """Poll a parcel when the store connected its carrier's API (or it rides the simulated carrier)."""
+    connected = store_service.list_connections(session, store_id=shipment.store_id)
+    if shipment.carrier == SIMULATED or shipment.carrier in connected:
+        shipment.poll_source = shipment.carrier
+        shipment.next_poll_at = clock.now()
+
+
+def due_for_polling(session: Session, *, now: datetime, limit: int) -> list[Shipment]:
+    """Parcels whose next poll is due, across stores (the poller then works per store and source)."""
+    stmt = (
+        select(Shipment)
+        .where(Shipment.next_poll_at.is_not(None), Shipment.next_poll_at <= now)
+        .order_by(Shipment.next_poll_at, Shipment.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt).unique())
+
+
+def reschedule_polls(session: Session, *, store_id: int, shipment_ids: Sequence[str], now: datetime) -> None:
+    stmt = scoped(select(Shipment), Shipment, store_id).where(Shipment.public_id.in_(shipment_ids))
+    for shipment in session.scalars(stmt).unique():
+        _reschedule_poll(shipment, now)
+    session.flush()
+
+
+def postpone_poll(session: Session, *, store_id: int, shipment_ids: Sequence[str], until: datetime) -> None:
+    """After a failed poll: try again later without touching the parcel's state."""
+    stmt = scoped(select(Shipment), Shipment, store_id).where(Shipment.public_id.in_(shipment_ids))
+    for shipment in session.scalars(stmt).unique():
+        shipment.next_poll_at = until
+    session.flush()
+
+
+def _delay_check(shipment: Shipment, now: datetime) -> list[flow_service.Occurrence]:
+    """Flag (once) a parcel whose expected delivery moved past its promise."""
+    reason = promise.delay_reason(
+        is_terminal=Status(shipment.status) in TERMINAL,
+        promised_on=shipment.promised_on,
+        expected_on=shipment.expected_on,
+        today=now.date(),
+    )
+    shipment.is_delayed = reason is not None or (shipment.is_delayed and Status(shipment.status) in TERMINAL)
+    if reason is None:
+        return []
+    shipment.delay_reason = reason
+    order_id = shipment.order.public_id if shipment.order else None
+    return [
+        flow_service.Occurrence("shipment.delayed", shipment.public_id, order_id, now, {"reason": reason})
+    ]
+
+
+def check_overdue_and_stalled(session: Session, *, store_id: int, now: datetime) -> list[str]:
+    """The periodic sweep: flag parcels now past their promise or with no scan for too long."""
+    store = session.get(Store, store_id)
+    policies = store.policies if store else {}
+    days = promise.stall_business_days(policies)
+    active = [s.value for s in Status if s not in TERMINAL]
+    stmt = scoped(select(Shipment), Shipment, store_id).where(Shipment.status.in_(active))
+    occurrences: list[flow_service.Occurrence] = []
+    for shipment in session.scalars(stmt.order_by(Shipment.id)).unique():
+        occurrences.extend(_delay_check(shipment, now))
+        address = (shipment.order.shipping_address if shipment.order else None) or {}
+        reason = promise.stall_reason(
+            is_terminal=False,
+            last_activity=shipment.last_checkpoint_at or shipment.created_at,
+            now=now,
+            business_days=days,
+            country=address.get("country"),
+            region=address.get("region"),
+        )
+        if reason and not shipment.is_stalled:
+            shipment.is_stalled = True
+            order_id = shipment.order.public_id if shipment.order else None
+            occurrences.append(
+                flow_service.Occurrence(
+                    "shipment.stalled", shipment.public_id, order_id, now, {"reason": reason}
+                )
+            )
+    session.flush()
+    return flow_service.emit(session, store_id=store_id, occurrences=occurrences)
 
 
 def _set_state(shipment: Shipment, state: ShipmentState) -> None:
@@ -239,3 +366,215 @@ def _set_state(shipment: Shipment, state: ShipmentState) -> None:
     shipment.shipped_at = state.shipped_at
     shipment.delivered_at = state.delivered_at
     shipment.updated_at = clock.now()
+
+
+# --- tracking sources and commerce fulfillments -------------------------------------------------
+
+
+def _normalize_number(number: str) -> str:
+    return "".join(number.split()).upper()
+
+
+def _carrier_for(name: str | None, number: str) -> str | None:
+    slug = carriers.normalize(name)
+    if slug:
+        return slug
+    detected = carriers.detect(number)
+    return detected[0] if detected else None
+
+
+def _find_by_number(
+    session: Session, store_id: int, number: str, direction: str, carrier: str | None
+) -> Shipment | None:
+    stmt = (
+        scoped(select(Shipment), Shipment, store_id)
+        .where(Shipment.tracking_number == number, Shipment.direction == direction)
+        .order_by(Shipment.id)
+        .with_for_update(of=Shipment)
+    )
+    rows = list(session.scalars(stmt).unique())
+    for row in rows:
+        if carrier and row.carrier == carrier:
+            return row
+    return rows[0] if rows else None
+
+
+def _new_shipment(
+    session: Session, store_id: int, *, order: Order | None, number: str, carrier: str | None,
+    service: str | None, direction: str, order_ref: str | None = None, external_id: str | None = None,
+    tracking_url: str | None = None,
+) -> Shipment:  # fmt: skip
+    slug = carrier or "unknown"
+    shipment = Shipment(
+        public_id=ids.new_id("shp"),
+        store_id=store_id,
+        order_id=order.id if order else None,
+        order_ref=None if order else order_ref,
+        external_id=external_id,
+        carrier=slug,
+        service=service,
+        tracking_number=number,
+        tracking_url=tracking_url or carriers.tracking_url(slug, number),
+        direction=direction,
+        status=Status.pending.value,
+    )
+    if order is not None:
+        shipment.items = [
+            ShipmentItem(store_id=store_id, line_item=li, quantity=li.quantity) for li in order.line_items
+        ]
+    session.add(shipment)
+    _schedule_polling(session, shipment)
+    session.flush()
+    return shipment
+
+
+def apply_tracking(session: Session, *, store_id: int, cmd: ApplyTracking, source: str) -> Applied:
+    """Apply a tracking source's view of one parcel, creating or attaching the shipment as needed."""
+    number = _normalize_number(cmd.tracking_number)
+    carrier = _carrier_for(cmd.carrier, number)
+    shipment = _find_by_number(session, store_id, number, cmd.direction.value, carrier)
+    if shipment is None:
+        order = (
+            order_service.find_by_external_id(session, store_id=store_id, external_id=cmd.order_ref)
+            if cmd.order_ref
+            else None
+        )
+        shipment = _new_shipment(
+            session, store_id, order=order, number=number, carrier=carrier, service=cmd.service,
+            direction=cmd.direction.value, order_ref=cmd.order_ref,
+        )  # fmt: skip
+    elif shipment.carrier == "unknown" and carrier:
+        shipment.carrier = carrier
+        shipment.tracking_url = shipment.tracking_url or carriers.tracking_url(carrier, number)
+    if cmd.service and not shipment.service:
+        shipment.service = cmd.service
+    if cmd.estimated_delivery_on:
+        shipment.expected_on = cmd.estimated_delivery_on
+    if cmd.signed_by:
+        shipment.signed_by = cmd.signed_by
+    return _apply(session, shipment, cmd.checkpoints, source=source)
+
+
+def upsert_fulfillment(
+    session: Session, *, store_id: int, cmd: UpsertFulfillment, source: str
+) -> list[Applied]:
+    """One parcel per tracking number of a platform fulfillment, attached to its order and items.
+
+    The order must exist (else NotFound: the payload stays rejected and is replayed once it does).
+    A parcel a tracking source reported earlier is attached rather than duplicated.
+    """
+    order = order_service.find_by_external_id(session, store_id=store_id, external_id=cmd.order_external_id)
+    if order is None:
+        raise NotFound(
+            f"order {cmd.order_external_id} is not known yet; replay this fulfillment after the order arrives"
+        )
+    by_external = {li.external_id: li for li in order.line_items if li.external_id}
+    results: list[Applied] = []
+    for index, raw_number in enumerate(cmd.tracking_numbers):
+        number = _normalize_number(raw_number)
+        carrier = _carrier_for(cmd.carrier, number)
+        url = cmd.tracking_urls[index] if index < len(cmd.tracking_urls) else None
+        shipment = _find_by_number(session, store_id, number, "outbound", carrier)
+        if shipment is None:
+            shipment = _new_shipment(
+                session, store_id, order=order, number=number, carrier=carrier, service=cmd.service,
+                direction="outbound", external_id=cmd.external_id, tracking_url=url,
+            )  # fmt: skip
+        else:
+            _attach(shipment, order)
+            shipment.external_id = shipment.external_id or cmd.external_id
+            shipment.service = shipment.service or cmd.service
+            shipment.tracking_url = url or shipment.tracking_url
+        if cmd.lines:
+            wanted = {
+                by_external[line.line_external_id].id: min(
+                    line.quantity, by_external[line.line_external_id].quantity
+                )
+                for line in cmd.lines
+                if line.line_external_id in by_external
+            }
+            _set_items(shipment, wanted, by_external)
+        if shipment.promised_on is None and shipment.order is not None:
+            shipment.promised_on = _promise(session, shipment, cmd.shipped_at or clock.now())
+        session.flush()
+        results.append(Applied(shipment, 0, 0, []))
+    return results
+
+
+def _set_items(shipment: Shipment, wanted: dict[int, int], lines: dict[str, LineItem]) -> None:
+    """Make the parcel's items exactly ``wanted`` (line item id → quantity), updating rows in place."""
+    # Items added in this transaction may not be flushed yet: key them by their line item object.
+    current = {item.line_item_id or item.line_item.id: item for item in shipment.items}
+    for line_item_id, item in current.items():
+        if line_item_id not in wanted:
+            shipment.items.remove(item)
+        else:
+            item.quantity = wanted[line_item_id]
+    by_id = {line.id: line for line in lines.values()}
+    for line_item_id, quantity in wanted.items():
+        if line_item_id not in current:
+            shipment.items.append(
+                ShipmentItem(store_id=shipment.store_id, line_item=by_id[line_item_id], quantity=quantity)
+            )
+
+
+def apply_fulfillment_event(
+    session: Session, *, store_id: int, cmd: ApplyFulfillmentEvent, source: str
+) -> Applied:
+    stmt = (
+        scoped(select(Shipment), Shipment, store_id)
+        .join(Order, Order.id == Shipment.order_id)
+        .where(
+            Shipment.external_id == cmd.fulfillment_external_id, Order.external_id == cmd.order_external_id
+        )
+        .order_by(Shipment.id)
+        .with_for_update(of=Shipment)
+    )
+    shipment = session.scalars(stmt).unique().first()
+    if shipment is None:
+        raise NotFound(
+            f"fulfillment {cmd.fulfillment_external_id} of order {cmd.order_external_id} is not known yet; "
+            "replay this event after the fulfillment arrives"
+        )
+    if cmd.estimated_delivery_on:
+        shipment.expected_on = cmd.estimated_delivery_on
+    return _apply(session, shipment, [cmd.checkpoint], source=source)
+
+
+def _attach(shipment: Shipment, order: Order) -> None:
+    if shipment.order_id is None:
+        shipment.order = order
+        shipment.order_id = order.id
+        shipment.order_ref = None
+        if not shipment.items:
+            shipment.items = [
+                ShipmentItem(store_id=shipment.store_id, line_item=li, quantity=li.quantity)
+                for li in order.line_items
+            ]
+
+
+def attach_waiting(session: Session, *, store_id: int, order_id: str) -> int:
+    """Attach parcels that were tracked before their order arrived (matched by the order's external id)."""
+    order = order_service.get_order(session, store_id=store_id, order_id=order_id)
+    if not order.external_id:
+        return 0
+    stmt = scoped(select(Shipment), Shipment, store_id).where(
+        Shipment.order_id.is_(None), Shipment.order_ref == order.external_id
+    )
+    waiting = list(session.scalars(stmt).unique())
+    for shipment in waiting:
+        _attach(shipment, order)
+    session.flush()
+    return len(waiting)
+
+
+def _promise(session: Session, shipment: Shipment, shipped: datetime) -> date:
+    store = session.get(Store, shipment.store_id)
+    address = (shipment.order.shipping_address if shipment.order else None) or {}
+    return promise.derive_promise(
+        shipped,
+        service=shipment.service,
+        policies=store.policies if store else {},
+        country=address.get("country"),
+        region=address.get("region"),
+    )

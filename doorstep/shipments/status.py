@@ -53,8 +53,13 @@ SUBSTATUSES: dict[Status, frozenset[Substatus]] = {
 
 TERMINAL: frozenset[Status] = frozenset({Status.delivered, Status.returned, Status.expired})
 
-# Tie-break for scans with the same carrier time: the further along the parcel, the later.
-RANK: dict[Status, int] = {s: i for i, s in enumerate(Status)}
+# Tie-break for scans with the same carrier time: the further along the parcel's journey, the later
+# (a problem and its resolution stamped in the same minute resolve to the resolution).
+RANK: dict[Status, int] = {
+    Status.expired: 0, Status.pending: 1, Status.info_received: 2, Status.in_transit: 3, Status.exception: 4,
+    Status.out_for_delivery: 5, Status.attempt_failed: 6, Status.available_for_pickup: 7, Status.delivered: 8,
+    Status.returned: 9,
+}  # fmt: skip
 
 # Which milestone a scan of each status proves was reached (any physical scan also proves "shipped").
 _REACHES: dict[Status, tuple[str, ...]] = {
@@ -72,7 +77,7 @@ _REACHES: dict[Status, tuple[str, ...]] = {
 
 # Order milestones are reported in, so that emitted lists read like the parcel's journey.
 MILESTONE_ORDER: tuple[str, ...] = (
-    "shipment.label_created", "shipment.shipped", "shipment.in_transit", "shipment.exception",
+    "shipment.label_created", "shipment.shipped", "shipment.exception",
     "shipment.out_for_delivery", "shipment.attempt_failed", "shipment.available_for_pickup",
     "shipment.delivered", "shipment.returned", "shipment.delayed", "shipment.stalled",
 )  # fmt: skip

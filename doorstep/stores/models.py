@@ -22,8 +22,8 @@ class Store(Timestamped, Base):
     support_phone: Mapped[str | None] = mapped_column(String(32))
     support_url: Mapped[str | None] = mapped_column(String(2000))
     hostname: Mapped[str | None] = mapped_column(String(253), unique=True)
-    # Branding (logo, colours, fonts, custom CSS) and policies (return window, stall days, transit
-    # defaults) are validated by stores.schemas.Branding / Policies before they are stored.
+    # Branding (logo, colours, fonts, custom CSS) and policies (stall_business_days, transit_days per
+    # service level, …): free-form JSON today; policies are read by shipments.promise.
     branding: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     policies: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep.config import Settings
-from doorstep.core.errors import Invalid, Unauthorized
+from doorstep.core.errors import FieldProblem, Unauthorized, UnsupportedMediaType
 from doorstep.db import transaction
 from doorstep.stores import service as store_service
 
@@ -58,8 +58,9 @@ CurrentStore = Annotated[StoreContext, Depends(current_store)]
 async def raw_body(request: Request) -> bytes:
     content_type = request.headers.get("content-type", "application/json")
     if "json" not in content_type:
-        raise Invalid.field(
-            "Content-Type", f"{content_type!r} is not JSON", "send Content-Type: application/json"
+        raise UnsupportedMediaType(
+            f"Content-Type {content_type!r} is not JSON: send Content-Type: application/json",
+            problems=[FieldProblem("Content-Type", "is not JSON", "send Content-Type: application/json")],
         )
     return await request.body()
 

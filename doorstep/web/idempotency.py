@@ -21,12 +21,12 @@ from doorstep.web.problems import from_error
 _BODY_MODELS: dict[str, type[BaseModel]] = {}
 
 
-def json_body(model: type[BaseModel]) -> dict[str, Any]:
+def json_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
     """``openapi_extra`` for a route that reads its JSON body raw."""
     _BODY_MODELS[model.__name__] = model
     return {
         "requestBody": {
-            "required": True,
+            "required": required,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
         }
     }

@@ -174,6 +174,7 @@ UNSCOPED_ALLOWED = {
     "doorstep.inbound.service.get_event": "scoped when a store is given (API); operator CLI otherwise",
     "doorstep.inbound.service.list_events": "scoped when a store is given (API); operator CLI otherwise",
     "doorstep.inbound.service.rejected_ids": "scoped when a store is given; operator CLI otherwise",
+    "doorstep.shipments.service.due_for_polling": "the poller works across stores, then per store and source",
 }
 
 

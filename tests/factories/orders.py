@@ -49,3 +49,13 @@ def checkpoint(
     at: str, status: str, substatus: str | None = None, message: str = "scan", **extra: Any
 ) -> dict[str, Any]:
     return {"occurred_at": at, "status": status, "substatus": substatus, "message": message, **extra}
+
+
+def with_customer(body: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A copy of an order body whose customer has ``fields`` replaced (e.g. a distinct phone)."""
+    return {**body, "customer": {**body["customer"], **fields}}
+
+
+def phone(n: int) -> str:
+    """A valid, distinct North American number per ``n`` (the 555-01xx range is reserved for fiction)."""
+    return f"+1 415 555 {100 + n % 100:04d}"
