@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
-    app.state.head_revision = migrate.head_revision()
+    app.state.head_revisions = migrate.head_revisions()
 
     api = APIRouter(prefix="/api/v1")
     for router in (orders_router, shipments_router, stores_router, events_router):
@@ -116,15 +116,14 @@ def _operations_router() -> APIRouter:
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            current = migrate.current_revision(engine)
+            current = migrate.current_revisions(engine)
         except Exception as exc:  # readiness reports the failure instead of raising it
             return JSONResponse({"status": "unavailable", "reason": f"database: {type(exc).__name__}"}, 503)
-        head = request.app.state.head_revision
+        head = request.app.state.head_revisions
         if current != head:
-            return JSONResponse(
-                {"status": "unavailable", "reason": f"schema at {current}, code expects {head}"}, 503
-            )
-        return JSONResponse({"status": "ready", "schema": current})
+            reason = f"schema at {sorted(current)}, code expects {sorted(head)}: run doorstep migrate"
+            return JSONResponse({"status": "unavailable", "reason": reason}, 503)
+        return JSONResponse({"status": "ready", "schema": sorted(current)})
 
     @router.get("/metrics")
     def prometheus() -> PlainTextResponse:

@@ -1,4 +1,8 @@
-"""Alembic, driven from code: `doorstep migrate` and `doorstep serve` (SQLite) call :func:`upgrade`."""
+"""Alembic, driven from code: `doorstep migrate` and `doorstep serve` (SQLite) call :func:`upgrade`.
+
+Upgrades go to every head, so capabilities developed side by side may each branch from the same
+revision; a merge revision joins them when convenient.
+"""
 
 from pathlib import Path
 
@@ -21,17 +25,17 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+def head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> frozenset[str]:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return frozenset(MigrationContext.configure(connection).get_current_heads())

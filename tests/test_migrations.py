@@ -14,7 +14,7 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, metadata)
     assert differences == []
-    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert migrate.current_revisions(engine) == migrate.head_revisions()
 
 
 def test_migrations_are_reversible(engine: Engine) -> None:

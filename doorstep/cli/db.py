@@ -10,4 +10,5 @@ def migrate(ctx: typer.Context) -> None:
     """Apply database migrations up to the latest revision."""
     app = context.get(ctx)
     migrations.upgrade(app.engine)
-    context.console.print(f"database at revision [bold]{migrations.current_revision(app.engine)}[/bold]")
+    revisions = ", ".join(sorted(migrations.current_revisions(app.engine)))
+    context.console.print(f"database at revision [bold]{revisions}[/bold]")
