@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -184,15 +184,6 @@ def add_checkpoints(
     return _apply(session, shipment, cmd.checkpoints, source=source)
 
 
-def _scan(cp: Checkpoint) -> Scan:
-    return Scan(
-        occurred_at=cp.occurred_at,
-        status=Status(cp.status),
-        substatus=Substatus(cp.substatus) if cp.substatus else None,
-        fingerprint=cp.fingerprint,
-    )
-
-
 def _offset(cp: CheckpointInput) -> str | None:
     delta = cp.occurred_at.utcoffset()
     if delta is None:
@@ -206,11 +197,21 @@ def _apply(
     session: Session, shipment: Shipment, inputs: Sequence[CheckpointInput], *, source: str
 ) -> Applied:
     """Insert new scans, re-derive state from all of them, and emit the milestones crossed."""
-    existing = _checkpoints(session, shipment)
-    scans = [_scan(cp) for cp in existing]
+    # Only what derivation needs, as plain rows: this runs for every scan a source sends.
+    known = session.execute(
+        scoped(
+            select(Checkpoint.occurred_at, Checkpoint.status, Checkpoint.substatus, Checkpoint.fingerprint),
+            Checkpoint,
+            shipment.store_id,
+        ).where(Checkpoint.shipment_id == shipment.id)
+    ).all()
+    scans = [
+        Scan(at, Status(status), Substatus(sub) if sub else None, fingerprint)
+        for at, status, sub, fingerprint in known
+    ]
     before = derive_state(scans)
-    seen = {cp.fingerprint for cp in existing}
-    added = 0
+    seen = {scan.fingerprint for scan in scans}
+    rows: list[dict[str, object]] = []
     now = clock.now()
     for cp in inputs:
         fingerprint = derive_fingerprint(
@@ -219,27 +220,20 @@ def _apply(
         if fingerprint in seen:
             continue
         seen.add(fingerprint)
-        row = Checkpoint(
-            public_id=ids.new_id("cp"),
-            store_id=shipment.store_id,
-            shipment_id=shipment.id,
-            occurred_at=clock.as_utc(cp.occurred_at),
-            utc_offset=_offset(cp),
-            status=cp.status.value,
-            substatus=cp.substatus.value if cp.substatus else None,
-            raw_code=cp.raw_code,
-            raw_message=cp.message,
-            city=cp.city,
-            region=cp.region,
-            postal_code=cp.postal_code,
-            country=cp.country,
-            source=source,
-            fingerprint=fingerprint,
-            created_at=now,
-        )
-        session.add(row)
-        scans.append(_scan(row))
-        added += 1
+        occurred_at = clock.as_utc(cp.occurred_at)
+        rows.append(
+            {
+                "public_id": ids.new_id("cp"), "store_id": shipment.store_id, "shipment_id": shipment.id,
+                "occurred_at": occurred_at, "utc_offset": _offset(cp), "status": cp.status.value,
+                "substatus": cp.substatus.value if cp.substatus else None, "raw_code": cp.raw_code,
+                "raw_message": cp.message, "city": cp.city, "region": cp.region, "postal_code": cp.postal_code,
+                "country": cp.country, "source": source, "fingerprint": fingerprint, "created_at": now,
+            }
+        )  # fmt: skip
+        scans.append(Scan(occurred_at, cp.status, cp.substatus, fingerprint))
+    if rows:
+        session.execute(insert(Checkpoint), rows)
+    added = len(rows)
     after = derive_state(scans)
     _set_state(shipment, after)
     if added:
@@ -578,3 +572,20 @@ def _promise(session: Session, shipment: Shipment, shipped: datetime) -> date:
         country=address.get("country"),
         region=address.get("region"),
     )
+
+
+def list_order_parcels(
+    session: Session, *, store_id: int, order_id: int
+) -> list[tuple[Shipment, list[Checkpoint]]]:
+    """An order's outbound parcels, oldest first, each with its scans by carrier time (two queries)."""
+    stmt = scoped(select(Shipment), Shipment, store_id).where(
+        Shipment.order_id == order_id, Shipment.direction == "outbound"
+    )
+    shipments = list(session.scalars(stmt.order_by(Shipment.created_at, Shipment.id)).unique())
+    if not shipments:
+        return []
+    scans: dict[int, list[Checkpoint]] = {s.id: [] for s in shipments}
+    cps = scoped(select(Checkpoint), Checkpoint, store_id).where(Checkpoint.shipment_id.in_(list(scans)))
+    for cp in session.scalars(cps.order_by(Checkpoint.occurred_at, Checkpoint.id)):
+        scans[cp.shipment_id].append(cp)
+    return [(s, scans[s.id]) for s in shipments]
