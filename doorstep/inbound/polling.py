@@ -8,7 +8,7 @@ with backoff instead of hammering the provider; batches respect each provider's 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from pydantic import BaseModel
@@ -19,6 +19,7 @@ from doorstep.db import transaction
 from doorstep.inbound import service as inbound_service
 from doorstep.integrations.tracking import registry as tracking_registry
 from doorstep.integrations.tracking import simulated
+from doorstep.integrations.tracking.protocol import PollingSource
 from doorstep.shipments import service as shipment_service
 from doorstep.shipments.models import Shipment
 from doorstep.stores import service as store_service
@@ -108,16 +109,17 @@ def _fetch(
     if source == simulated.SOURCE.name:
         return [_simulate(item, now) for item in items]
     adapter = tracking_registry.get(source)
-    fetch = getattr(adapter, "fetch", None)
-    if adapter is None or fetch is None:
+    if adapter is None or not callable(getattr(adapter, "fetch", None)):
         raise ValueError(f"{source} cannot be polled")
+    poller = cast(PollingSource, adapter)  # duck-typed: it has ``fetch``
     with transaction(factory) as session:
         stored = store_service.get_connection(session, store_id=store_id, provider=source, secret=secret)
     if stored is None:
         raise ValueError(f"store has no {source} connection")
-    config: BaseModel = adapter.config_model.model_validate(stored)
-    bodies: list[bytes] = fetch(client, config, [i.number for i in items])
-    return bodies
+    config: BaseModel = poller.config_model.model_validate(stored)
+    fetched = poller.fetch(client, config, [i.number for i in items])
+    # Every answer is recorded, whatever its HTTP status: the parser turns "not found" into Parsed.errors.
+    return [f.body for f in fetched]
 
 
 def _simulate(item: _Due, now: datetime) -> bytes:

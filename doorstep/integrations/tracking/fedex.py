@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from doorstep.integrations.tracking.common import UNKNOWN_FALLBACK, parse_iso
-from doorstep.integrations.tracking.protocol import Delivery, Mapped, Parsed
+from doorstep.integrations.tracking.protocol import Delivery, Fetched, Mapped, Parsed
 from doorstep.shipments.commands import ApplyTracking, CheckpointInput
 from doorstep.shipments.status import Status, Substatus
 
@@ -491,12 +491,12 @@ def _merge(into: Parsed, other: Parsed) -> None:
     into.unknown_codes.extend(other.unknown_codes)
 
 
-def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
-    """Fetch the numbers in batches of 30 and parse every answer."""
-    result = Parsed()
+def fetch(client: httpx.Client, config: Config, numbers: list[str]) -> list[Fetched]:
+    """Ask for the numbers in batches of 30; every answer raw, the token's never."""
     if not numbers:
-        return result
+        return []
     token = _token(client, config)
+    fetched: list[Fetched] = []
     for start in range(0, len(numbers), BATCH_SIZE):
         batch = numbers[start : start + BATCH_SIZE]
         response = client.post(
@@ -507,10 +507,20 @@ def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
             },
             headers={"Authorization": f"Bearer {token}", "X-locale": "en_US"},
         )
+        fetched.append(Fetched(tuple(batch), response.status_code, response.content))
+    return fetched
+
+
+def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
+    """Fetch the numbers in batches of 30 and parse every answer."""
+    result = Parsed()
+    for answer in fetch(client, config, numbers):
         try:
-            _merge(result, parse(response.content))
+            _merge(result, parse(answer.body))
         except (ValueError, json.JSONDecodeError) as exc:
-            result.errors.append(f"{', '.join(batch)}: FedEx answered HTTP {response.status_code}: {exc}")
+            result.errors.append(
+                f"{', '.join(answer.numbers)}: FedEx answered HTTP {answer.status_code}: {exc}"
+            )
     return result
 
 
@@ -531,6 +541,11 @@ class FedexSource:
         if not isinstance(config, Config):
             raise TypeError(f"FedEx needs its own Config, got {type(config).__name__}")
         return poll(client, config, numbers)
+
+    def fetch(self, client: httpx.Client, config: BaseModel, numbers: list[str]) -> list[Fetched]:
+        if not isinstance(config, Config):
+            raise TypeError(f"FedEx needs its own Config, got {type(config).__name__}")
+        return fetch(client, config, numbers)
 
 
 SOURCE = FedexSource()

@@ -2,7 +2,8 @@
 
 A source is one module with a docstring, a ``Config`` model (per-store credentials), a ``STATUS_MAP``
 (every documented raw code → one (status, substatus)), private payload models, ``verify`` (constant-time),
-a pure ``parse`` and, for carriers, a ``poll`` that only does I/O and hands the body to ``parse``.
+a pure ``parse`` and, for carriers, a ``fetch`` that only does I/O (the raw answers, for the inbound log)
+and a ``poll`` that hands each fetched body to ``parse``.
 """
 
 from collections.abc import Mapping
@@ -38,6 +39,15 @@ class Parsed:
     unknown_codes: list[str] = field(default_factory=list)  # raw codes that fell back to a coarse category
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """One carrier answer: the numbers it was asked for, the HTTP status and the raw body."""
+
+    numbers: tuple[str, ...]
+    status_code: int
+    body: bytes
+
+
 class NoConfig(BaseModel):
     """For sources that need no per-store credentials."""
 
@@ -60,6 +70,12 @@ class TrackingSource(Protocol):
 
 
 class PollingSource(TrackingSource, Protocol):
+    def fetch(self, client: httpx.Client, config: BaseModel, numbers: list[str]) -> list[Fetched]:
+        """I/O only: ask the carrier about the given tracking numbers and return every answer raw, whatever
+        its HTTP status (a "not found" answer is parsed into ``Parsed.errors``). Token requests are never
+        returned: their bodies hold secrets. Raises when a token is refused."""
+        ...
+
     def poll(self, client: httpx.Client, config: BaseModel, numbers: list[str]) -> Parsed:
-        """Fetch the given tracking numbers (I/O only) and return ``parse`` of each response."""
+        """``fetch`` the given tracking numbers and return ``parse`` of each answer, merged."""
         ...

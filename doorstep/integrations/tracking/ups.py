@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from doorstep.integrations.tracking.common import UNKNOWN_FALLBACK, local_time
-from doorstep.integrations.tracking.protocol import Delivery, Mapped, Parsed
+from doorstep.integrations.tracking.protocol import Delivery, Fetched, Mapped, Parsed
 from doorstep.shipments.commands import ApplyTracking, CheckpointInput
 from doorstep.shipments.status import Status, Substatus
 
@@ -449,12 +449,12 @@ def _merge(into: Parsed, other: Parsed) -> None:
     into.unknown_codes.extend(other.unknown_codes)
 
 
-def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
-    """Fetch each number (the Track API takes one per request) and parse every answer."""
-    result = Parsed()
+def fetch(client: httpx.Client, config: Config, numbers: list[str]) -> list[Fetched]:
+    """Ask for each number (the Track API takes one per request); every answer raw, the token's never."""
     if not numbers:
-        return result
+        return []
     token = _token(client, config)
+    fetched: list[Fetched] = []
     for number in numbers:
         response = client.get(
             f"{config.base_url.rstrip('/')}{_TRACK_PATH}{number}",
@@ -463,10 +463,19 @@ def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
                 "Authorization": f"Bearer {token}", "transId": uuid.uuid4().hex, "transactionSrc": "doorstep",
             },
         )  # fmt: skip
+        fetched.append(Fetched((number,), response.status_code, response.content))
+    return fetched
+
+
+def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
+    """Fetch each number and parse every answer."""
+    result = Parsed()
+    for answer in fetch(client, config, numbers):
+        label = ", ".join(answer.numbers)
         try:
-            _merge(result, _parse(response.content, number))
+            _merge(result, _parse(answer.body, answer.numbers[0] if len(answer.numbers) == 1 else None))
         except (ValueError, json.JSONDecodeError) as exc:
-            result.errors.append(f"{number}: UPS answered HTTP {response.status_code}: {exc}")
+            result.errors.append(f"{label}: UPS answered HTTP {answer.status_code}: {exc}")
     return result
 
 
@@ -487,6 +496,11 @@ class UpsSource:
         if not isinstance(config, Config):
             raise TypeError(f"UPS needs its own Config, got {type(config).__name__}")
         return poll(client, config, numbers)
+
+    def fetch(self, client: httpx.Client, config: BaseModel, numbers: list[str]) -> list[Fetched]:
+        if not isinstance(config, Config):
+            raise TypeError(f"UPS needs its own Config, got {type(config).__name__}")
+        return fetch(client, config, numbers)
 
 
 SOURCE = UpsSource()

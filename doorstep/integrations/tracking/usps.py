@@ -31,7 +31,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from doorstep.integrations.tracking.common import UNKNOWN_FALLBACK, local_time, zone_for
-from doorstep.integrations.tracking.protocol import Delivery, Mapped, Parsed
+from doorstep.integrations.tracking.protocol import Delivery, Fetched, Mapped, Parsed
 from doorstep.shipments.commands import ApplyTracking, CheckpointInput
 from doorstep.shipments.status import Status, Substatus
 
@@ -517,23 +517,22 @@ def _token(client: httpx.Client, config: Config, client_id: SecretStr, client_se
     return token
 
 
-def _poll_v3(client: httpx.Client, config: Config, numbers: list[str], token: str) -> Parsed:
-    result = Parsed()
+def _fetch_v3(client: httpx.Client, config: Config, numbers: list[str], token: str) -> list[Fetched]:
+    fetched: list[Fetched] = []
     for number in numbers:
         response = client.get(
             f"{config.base_url.rstrip('/')}{_TRACK_PATH}{number}",
             params={"expand": "DETAIL"},
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
         )
-        try:
-            _merge(result, _parse(response.content, number))
-        except (ValueError, json.JSONDecodeError) as exc:
-            result.errors.append(f"{number}: USPS answered HTTP {response.status_code}: {exc}")
-    return result
+        fetched.append(Fetched((number,), response.status_code, response.content))
+    return fetched
 
 
-def _poll_web_tools(client: httpx.Client, config: Config, numbers: list[str], user_id: SecretStr) -> Parsed:
-    result = Parsed()
+def _fetch_web_tools(
+    client: httpx.Client, config: Config, numbers: list[str], user_id: SecretStr
+) -> list[Fetched]:
+    fetched: list[Fetched] = []
     for start in range(0, len(numbers), WEB_TOOLS_BATCH_SIZE):
         batch = numbers[start : start + WEB_TOOLS_BATCH_SIZE]
         ids = "".join(f"<TrackID ID={quoteattr(n)}/>" for n in batch)
@@ -544,23 +543,33 @@ def _poll_web_tools(client: httpx.Client, config: Config, numbers: list[str], us
         response = client.get(
             f"{config.base_url.rstrip('/')}{_WEB_TOOLS_PATH}", params={"API": "TrackV2", "XML": request}
         )
-        try:
-            _merge(result, _parse(response.content, ", ".join(batch)))
-        except ValueError as exc:
-            result.errors.append(f"{', '.join(batch)}: USPS answered HTTP {response.status_code}: {exc}")
-    return result
+        fetched.append(Fetched(tuple(batch), response.status_code, response.content))
+    return fetched
+
+
+def fetch(client: httpx.Client, config: Config, numbers: list[str]) -> list[Fetched]:
+    """Ask Tracking v3 (with a key and secret: one number a request) or Web Tools (with a user id: up to
+    10 a request); every answer raw, the token's never."""
+    if not numbers:
+        return []
+    if config.client_id is not None and config.client_secret is not None:
+        token = _token(client, config, config.client_id, config.client_secret)
+        return _fetch_v3(client, config, numbers, token)
+    if config.user_id is not None:
+        return _fetch_web_tools(client, config, numbers, config.user_id)
+    raise ValueError("USPS needs a client id and secret (Tracking v3) or a Web Tools user id")
 
 
 def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
     """Fetch the numbers from Tracking v3 (with a key and secret) or Web Tools (with a user id)."""
-    if not numbers:
-        return Parsed()
-    if config.client_id is not None and config.client_secret is not None:
-        token = _token(client, config, config.client_id, config.client_secret)
-        return _poll_v3(client, config, numbers, token)
-    if config.user_id is not None:
-        return _poll_web_tools(client, config, numbers, config.user_id)
-    raise ValueError("USPS needs a client id and secret (Tracking v3) or a Web Tools user id")
+    result = Parsed()
+    for answer in fetch(client, config, numbers):
+        label = ", ".join(answer.numbers)  # a Web Tools error names the whole batch
+        try:
+            _merge(result, _parse(answer.body, label))
+        except (ValueError, json.JSONDecodeError) as exc:
+            result.errors.append(f"{label}: USPS answered HTTP {answer.status_code}: {exc}")
+    return result
 
 
 class UspsSource:
@@ -580,6 +589,11 @@ class UspsSource:
         if not isinstance(config, Config):
             raise TypeError(f"USPS needs its own Config, got {type(config).__name__}")
         return poll(client, config, numbers)
+
+    def fetch(self, client: httpx.Client, config: BaseModel, numbers: list[str]) -> list[Fetched]:
+        if not isinstance(config, Config):
+            raise TypeError(f"USPS needs its own Config, got {type(config).__name__}")
+        return fetch(client, config, numbers)
 
 
 SOURCE = UspsSource()
