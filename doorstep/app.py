@@ -20,7 +20,9 @@ from doorstep.core import metrics
 from doorstep.db import make_engine, make_session_factory
 from doorstep.inbound.api import hooks as hooks_router
 from doorstep.inbound.api import router as events_router
+from doorstep.jobs.api import router as jobs_router
 from doorstep.orders.api import router as orders_router
+from doorstep.portal import router as portal_router
 from doorstep.shipments.api import router as shipments_router
 from doorstep.stores.api import router as stores_router
 from doorstep.web import problems
@@ -54,8 +56,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     api = APIRouter(prefix="/api/v1")
     for router in (orders_router, shipments_router, stores_router, events_router):
         api.include_router(router)
+    api.include_router(jobs_router)
     app.include_router(api)
     app.include_router(hooks_router)
+    app.include_router(portal_router)
     app.include_router(_operations_router())
     _serve_api_docs(app)
 

@@ -42,6 +42,16 @@ class SecuritySettings(BaseModel):
     )
 
 
+class PortalSettings(BaseModel):
+    lookup_attempts_per_ip: int = Field(
+        10, description="Order lookups one client IP may try per window, per store."
+    )
+    lookup_attempts_per_order: int = Field(
+        5, description="Order lookups allowed per order number per window, whoever tries."
+    )
+    lookup_window_seconds: float = Field(600.0, description="Length of the order lookup rate-limit window.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOORSTEP_", env_nested_delimiter="__", extra="ignore")
 
@@ -60,6 +70,7 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="REST API limits.")
     security: SecuritySettings = Field(default_factory=SecuritySettings, description="Secrets.")
+    portal: PortalSettings = Field(default_factory=PortalSettings, description="Shopper pages.")
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_dev(self) -> "Settings":

@@ -82,7 +82,14 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # One writer at a time: taking the lock at BEGIN avoids SQLITE_BUSY upgrade deadlocks.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (read_transaction) use a deferred BEGIN: WAL readers never wait for the writer.
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "doorstep_read_only"
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -100,4 +107,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        session.close()
+
+
+@contextmanager
+def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only unit of work: never takes SQLite's write lock and always rolls back.
+
+    For shopper pages and other hot reads; a write that must follow (a visit counter) is its own small
+    :func:`transaction`.
+    """
+    session = factory()
+    try:
+        session.connection(execution_options={_READ_ONLY: True})
+        yield session
+    finally:
+        session.rollback()
         session.close()

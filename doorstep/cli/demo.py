@@ -1,5 +1,6 @@
 """`doorstep demo`: a demo brand with realistic orders, its API key and URLs, then the web app."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -8,8 +9,12 @@ from sqlalchemy import make_url
 
 from doorstep import migrate as migrations
 from doorstep.cli import context
+from doorstep.cli import imports as cli_imports
 from doorstep.cli.serve import serve
+from doorstep.db import transaction
 from doorstep.demo import seed as demo_seed
+from doorstep.imports import olist, rejects
+from doorstep.stores import service as store_service
 
 
 def demo(
@@ -17,6 +22,12 @@ def demo(
     orders: Annotated[int, typer.Option(min=1, max=5000, help="How many demo orders to create.")] = 36,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Seed and print, then exit.")] = False,
     port: Annotated[int | None, typer.Option(help="Port for the web app.")] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", help="Also import real history: `olist` (the Olist sample).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Folder of the Olist CSV files for --data olist.")
+    ] = None,
 ) -> None:
     """Create the demo brand (idempotent), print its API key and URLs, and serve the app."""
     app = context.get(ctx)
@@ -25,6 +36,8 @@ def demo(
     with Progress(*columns, console=context.errors, transient=True) as progress:
         task = progress.add_task("seed", total=orders)
         seeded = demo_seed.seed(app.factory, orders=orders, on_progress=lambda: progress.advance(task))
+    if data is not None:
+        _import_history(app, data, data_dir)
     base = app.settings.base_url.rstrip("/")
     if port:
         base = f"http://{app.settings.host}:{port}"
@@ -45,8 +58,38 @@ def demo(
     out.print(f"  Health:    {base}/healthz   Metrics: {base}/metrics")
     out.print("\nOrders by parcel state:")
     for scenario, number in seeded.examples.items():
-        out.print(f"  {scenario:<18} order {number}")
+        token = seeded.tokens.get(scenario)
+        link = f"  {base}/t/{token}" if token else ""
+        out.print(f"  {scenario:<18} order {number:<6}{link}", soft_wrap=True)
+    out.print(f"\nOrder lookup page: {base}/track/{seeded.store_slug}")
     if no_serve:
         return
     out.print("\nserving — Ctrl+C to stop\n")
     serve(ctx, host=None, port=port)
+
+
+OLIST_SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "olist" / "sample_4000_orders"
+
+
+def _import_history(app: context.Context, data: str, data_dir: Path | None) -> None:
+    """Import real order history into the demo store (idempotent: a rerun skips what is there)."""
+    if data != "olist":
+        raise context.fail(f"--data {data!r} is not known; use --data olist")
+    directory = data_dir or OLIST_SAMPLE
+    if not directory.is_dir():
+        raise context.fail(f"no Olist data at {directory}; pass --data-dir with the Olist CSV folder")
+    found = rejects.Rejects()
+    history = olist.read(directory, found)
+    with transaction(app.factory) as session:
+        store_id = store_service.get_store_by_slug(session, slug=demo_seed.SLUG).id
+    cli_imports.run_with_progress(
+        app.factory,
+        store_id=store_id,
+        source="olist",
+        input_path=directory,
+        catalog=history.catalog,
+        batches=lambda r: history.batches(r, size=2000),
+        total=history.order_count,
+        found=found,
+        rejects_path=None,
+    )

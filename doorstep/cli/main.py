@@ -8,7 +8,9 @@ from doorstep.cli import context
 from doorstep.cli.config import config
 from doorstep.cli.db import migrate
 from doorstep.cli.demo import demo
+from doorstep.cli.imports import imports
 from doorstep.cli.inbound import events
+from doorstep.cli.jobs import jobs
 from doorstep.cli.serve import serve, worker
 from doorstep.cli.stores import keys, stores
 from doorstep.cli.tracking import connections, tracking
@@ -42,6 +44,8 @@ app.command()(demo)
 app.add_typer(stores, name="stores")
 app.add_typer(keys, name="keys")
 app.add_typer(events, name="events")
+app.add_typer(jobs, name="jobs")
 app.add_typer(config, name="config")
 app.add_typer(tracking, name="tracking")
 app.add_typer(connections, name="connections")
+app.add_typer(imports, name="import")

@@ -1,8 +1,9 @@
 """`doorstep serve` and `doorstep worker`."""
 
+import logging
 import signal
 import threading
-import time
+from datetime import timedelta
 from typing import Annotated
 
 import httpx
@@ -12,11 +13,9 @@ import uvicorn
 from doorstep import migrate as migrations
 from doorstep.app import create_app
 from doorstep.cli import context
-from doorstep.core import clock
-from doorstep.db import transaction
-from doorstep.inbound import polling
-from doorstep.shipments import service as shipment_service
-from doorstep.stores import service as store_service
+from doorstep.jobs import handlers
+from doorstep.jobs.periodic import PERIODIC
+from doorstep.jobs.worker import Worker
 
 
 def serve(
@@ -41,39 +40,40 @@ def serve(
 
 def worker(
     ctx: typer.Context,
-    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once.")] = 4,
-    once: Annotated[bool, typer.Option(help="Run one round of due work, then exit.")] = False,
-    poll_every: Annotated[float, typer.Option(help="Seconds between polling rounds.")] = 30.0,
-    sweep_every: Annotated[float, typer.Option(help="Seconds between delay/stall sweeps.")] = 900.0,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once (threads).")] = 4,
+    once: Annotated[
+        bool, typer.Option(help="Run every job due now (and the current periodic slots), then exit.")
+    ] = False,
+    batch: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="Jobs claimed per query (default: concurrency).")
+    ] = None,
+    lease: Annotated[
+        float, typer.Option(min=1.0, help="Seconds a claimed job is leased; heartbeats renew it.")
+    ] = 60.0,
+    idle: Annotated[float, typer.Option(min=0.01, help="Seconds to wait when no job is due.")] = 1.0,
+    periodic: Annotated[
+        bool, typer.Option(help="Insert periodic jobs (tracking.poll, tracking.sweep).")
+    ] = True,
 ) -> None:
-    """Run background work: carrier polling and the delay/stall sweep (the job scheduler comes later)."""
+    """Run the job worker: claim due jobs from the database and run them until Ctrl+C or SIGTERM."""
     app = context.get(ctx)
+    logging.basicConfig(
+        level=app.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     if app.settings.is_sqlite:
         migrations.upgrade(app.engine)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    secret = app.settings.security.secret_key.get_secret_value()
-    context.errors.print(f"worker started (concurrency {concurrency})")
-    last_sweep = 0.0
     with httpx.Client(timeout=30.0) as client:
-        while True:
-            report = polling.poll_due(app.factory, secret=secret, client=client)
-            if report.polled or report.failed:
-                context.errors.print(f"polled {report.polled} parcel(s); {len(report.failed)} failure(s)")
-                for failure in report.failed:
-                    context.errors.print(f"  {failure}")
-            if time.monotonic() - last_sweep >= sweep_every or once:
-                _sweep(app)
-                last_sweep = time.monotonic()
-            if once or stop.wait(poll_every):
-                break
-    context.errors.print("worker stopped")
-
-
-def _sweep(app: context.Context) -> None:
-    with transaction(app.factory) as session:
-        store_ids = [s.id for s in store_service.list_stores(session)]
-    for store_id in store_ids:
-        with transaction(app.factory) as session:
-            shipment_service.check_overdue_and_stalled(session, store_id=store_id, now=clock.now())
+        runtime = handlers.Runtime(app.factory, app.settings, client)
+        jobs_worker = Worker(
+            runtime, concurrency=concurrency, batch=batch, lease=timedelta(seconds=lease), idle=idle,
+            schedule=PERIODIC if periodic else (),
+        )  # fmt: skip
+        context.errors.print(f"worker {jobs_worker.owner} started (concurrency {concurrency})")
+        stats = jobs_worker.run(stop, once=once)
+    context.errors.print(
+        f"worker stopped: {stats.done} done, {stats.failed} failed, {stats.lost} lease(s) lost, "
+        f"{len(stats.errors)} database error(s)"
+    )

@@ -9,7 +9,7 @@ import json
 import random
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -115,6 +115,8 @@ class Seeded:
     orders: list[dict[str, Any]]
     # scenario → order number, so the demo can point at an order in each state
     examples: dict[str, str]
+    # scenario → that order's tracking-page token (the shopper's link is /t/{token})
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 def _tracking_number(rng: random.Random, carrier: str) -> str:
@@ -231,7 +233,21 @@ def seed(
             _ship(factory, store_id, rng, n, order, scenario, placed)
         if on_progress:
             on_progress()
-    return Seeded(SLUG, key, created, examples)
+    return Seeded(SLUG, key, created, examples, _tokens(factory, store_id, created, examples))
+
+
+def _tokens(
+    factory: sessionmaker[Session], store_id: int, orders: list[dict[str, Any]], examples: dict[str, str]
+) -> dict[str, str]:
+    by_number = {order["number"]: order["id"] for order in orders}
+    with transaction(factory) as session:
+        return {
+            scenario: order_service.get_order(
+                session, store_id=store_id, order_id=by_number[number]
+            ).status_token
+            for scenario, number in examples.items()
+            if number in by_number
+        }
 
 
 def _existing_order(factory: sessionmaker[Session], store_id: int, external_id: str) -> dict[str, Any] | None:

@@ -1,11 +1,11 @@
 """Recording milestones (once per subject). Flows and jobs hang off this in the notifications issue."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from doorstep import milestones as registry
@@ -72,3 +72,53 @@ def list_for_subject(session: Session, *, store_id: int, subject_id: str) -> lis
         MilestoneEvent.subject_id == subject_id
     )
     return list(session.scalars(stmt.order_by(MilestoneEvent.occurred_at, MilestoneEvent.id)))
+
+
+def record_history(
+    session: Session,
+    *,
+    store_id: int,
+    occurrences: Sequence[Occurrence],
+    write: Callable[[Session, Table, list[dict[str, Any]]], None] | None = None,
+) -> int:
+    """Record milestones that happened in the past (history imports), in bulk; return how many were new.
+
+    The same rules as :func:`emit` — registered names only, once per (subject, name) — but every row is
+    ``is_historical=True``, so flows never react to it: an imported order delivered in 2018 sends no
+    "delivered" message today. Rows go in with one multi-row INSERT, in the caller's transaction
+    (``write`` lets a bulk caller insert them through its own fast path).
+    """
+    if not occurrences:
+        return 0
+    subjects = {o.subject_id for o in occurrences}
+    stmt = scoped(select(MilestoneEvent.subject_id, MilestoneEvent.name), MilestoneEvent, store_id).where(
+        MilestoneEvent.subject_id.in_(subjects)
+    )
+    seen: set[tuple[str, str]] = {(subject, name) for subject, name in session.execute(stmt)}
+    now = clock.now()
+    rows: list[dict[str, Any]] = []
+    for occ in occurrences:
+        registry.get(occ.name)  # unknown names are a programming error
+        if (occ.subject_id, occ.name) in seen:
+            continue
+        seen.add((occ.subject_id, occ.name))
+        rows.append(
+            {
+                "public_id": ids.new_id("ms"),
+                "store_id": store_id,
+                "name": occ.name,
+                "subject_id": occ.subject_id,
+                "order_id": occ.order_id,
+                "occurred_at": occ.occurred_at,
+                "is_historical": True,
+                "data": occ.data,
+                "created_at": now,
+            }
+        )
+    table = MilestoneEvent.__table__
+    assert isinstance(table, Table)
+    if rows and write is not None:
+        write(session, table, rows)
+    elif rows:
+        session.execute(insert(table), rows)
+    return len(rows)

@@ -15,10 +15,13 @@ from sqlalchemy.orm import Session
 from doorstep.core.errors import Invalid, invalid_from_validation
 from doorstep.orders import service as order_service
 from doorstep.orders.commands import CancelOrder, CreateOrder, UpdateOrder
-from doorstep.orders.schemas import OrderRead
+from doorstep.orders.schemas import OrderRead, StatusLinkRead
 from doorstep.shipments import service as shipment_service
 from doorstep.shipments.commands import AddCheckpoints, CreateShipment, UpdateShipment
 from doorstep.shipments.schemas import CheckpointsApplied, ShipmentRead
+from doorstep.stores import service as store_service
+from doorstep.stores.commands import UpdateBranding
+from doorstep.stores.schemas import BrandingRead
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,18 @@ def _checkpoints_add(session: Session, store_id: int, body: bytes, params: dict[
     return Result(applied.shipment.public_id, 201, out.model_dump(mode="json"), applied.milestones)
 
 
+def _status_link_rotate(session: Session, store_id: int, body: bytes, params: dict[str, Any]) -> Result:
+    order = order_service.rotate_status_token(session, store_id=store_id, order_id=params["order_id"])
+    return Result(order.public_id, 200, StatusLinkRead.of(order).model_dump(mode="json"))
+
+
+def _branding_update(session: Session, store_id: int, body: bytes, params: dict[str, Any]) -> Result:
+    done = store_service.update_branding(session, store_id=store_id, cmd=parse(UpdateBranding, body))
+    return Result(
+        done.store.public_id, 200, BrandingRead.of(done.store, done.removed_css).model_dump(mode="json")
+    )
+
+
 Handler = Callable[[Session, int, bytes, dict[str, Any]], Result]
 
 API_TOPICS: dict[str, Handler] = {
@@ -107,4 +122,6 @@ API_TOPICS: dict[str, Handler] = {
     "shipments.create": _shipment_create,
     "shipments.update": _shipment_update,
     "checkpoints.create": _checkpoints_add,
+    "orders.status_link.rotate": _status_link_rotate,
+    "stores.branding.update": _branding_update,
 }

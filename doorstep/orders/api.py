@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from doorstep.db import transaction
 from doorstep.orders import service as order_service
 from doorstep.orders.commands import CancelOrder, CreateOrder, UpdateOrder
-from doorstep.orders.schemas import OrderPage, OrderRead
+from doorstep.orders.schemas import OrderPage, OrderRead, StatusLinkRead
 from doorstep.web.deps import AppSettings, CurrentStore, Cursor, Db, IdempotencyKey, Limit, RawBody
 from doorstep.web.idempotency import json_body, submit_write
 
@@ -47,6 +47,24 @@ def cancel_order(
 ) -> Response:  # fmt: skip
     """Cancel an order (idempotent); emits order.cancelled once."""
     return submit_write(request, db, settings, store, "orders.cancel", body, key, order_id=order_id)
+
+
+@router.get("/{order_id}/status-link")
+def get_status_link(order_id: str, db: Db, store: CurrentStore) -> StatusLinkRead:
+    """The shopper's tracking-page link (``/t/{token}``) and how often it was opened."""
+    with transaction(db) as session:
+        return StatusLinkRead.of(order_service.get_order(session, store_id=store.id, order_id=order_id))
+
+
+@router.post("/{order_id}/status-link/rotate", responses={200: {"model": StatusLinkRead}})
+def rotate_status_link(
+    order_id: str, request: Request, db: Db, settings: AppSettings, store: CurrentStore, body: RawBody,
+    key: IdempotencyKey = None,
+) -> Response:  # fmt: skip
+    """Issue a new tracking-page token; the old link stops working at once (no body needed)."""
+    return submit_write(
+        request, db, settings, store, "orders.status_link.rotate", body, key, order_id=order_id
+    )
 
 
 @router.get("/{order_id}")

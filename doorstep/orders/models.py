@@ -39,6 +39,9 @@ class Order(Timestamped, Base):
     note: Mapped[str | None] = mapped_column(String(5000))
     # Random token for the shopper's order-status link (/t/{token}); never the id.
     status_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # How often shoppers open the tracking page (one UPDATE per view; analytics read it later).
+    tracking_page_visits: Mapped[int] = mapped_column(default=0, server_default="0")
+    tracking_page_last_visit_at: Mapped[datetime | None]
 
     customer: Mapped[Customer | None] = relationship(lazy="joined")
     line_items: Mapped[list["LineItem"]] = relationship(
@@ -48,7 +51,11 @@ class Order(Timestamped, Base):
 
 class LineItem(Timestamped, Base):
     __tablename__ = "line_items"
-    __table_args__ = (UniqueConstraint("order_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "external_id"),
+        # Recommendations: which orders hold a product (co-purchases, best sellers).
+        Index("ix_line_items_store_id_product_id", "store_id", "product_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(40), unique=True)
@@ -67,6 +74,8 @@ class LineItem(Timestamped, Base):
     image_url: Mapped[str | None] = mapped_column(String(2000))
     product_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_final_sale: Mapped[bool] = mapped_column(default=False)
+    # Who ships this item (catalog seller), when the platform says so (marketplaces such as Olist).
+    seller_id: Mapped[int | None] = mapped_column(ForeignKey("sellers.id", ondelete="SET NULL"))
 
     order: Mapped[Order] = relationship(back_populates="line_items")
 
@@ -87,3 +96,20 @@ class OrderRefund(Timestamped, Base):
     processed_at: Mapped[datetime]
     # [{"line_external_id": ..., "quantity": ..., "restock_type": ...}] as the platform sent them.
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class OrderPayment(Timestamped, Base):
+    """One payment towards an order (method, instalments, amount), once per platform sequence."""
+
+    __tablename__ = "order_payments"
+    __table_args__ = (UniqueConstraint("order_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    sequence: Mapped[int]
+    method: Mapped[str] = mapped_column(String(40))
+    installments: Mapped[int] = mapped_column(default=1)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reference: Mapped[str | None] = mapped_column(String(200))

@@ -92,3 +92,23 @@ class OrderRead(BaseModel):
 class OrderPage(BaseModel):
     data: list[OrderRead]
     next_cursor: str | None
+
+
+class StatusLinkRead(BaseModel):
+    """The shopper's order-status link: a random token (192 bits) in the path, never the order id."""
+
+    order_id: str
+    token: str
+    path: str
+    visits: int
+    last_visit_at: datetime | None
+
+    @classmethod
+    def of(cls, order: Order) -> "StatusLinkRead":
+        return cls(
+            order_id=order.public_id,
+            token=order.status_token,
+            path=f"/t/{order.status_token}",
+            visits=order.tracking_page_visits or 0,
+            last_visit_at=order.tracking_page_last_visit_at,
+        )

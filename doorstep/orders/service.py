@@ -1,9 +1,11 @@
 """Orders: the only writer of orders and line items."""
 
+import hmac
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,10 +67,27 @@ def list_orders(
     return paginate(session, stmt, Order, limit=limit, cursor=cursor)
 
 
+def derive_totals(
+    lines: Iterable[tuple[int, int, int]], *, shipping: int, tax: int, discount: int, total: int | None
+) -> tuple[int, int]:
+    """(subtotal, total) from lines given as (unit price, quantity, line discount), all in minor units.
+
+    The one rule for order money, used by live ingestion and by history imports alike: the total is
+    the platform's when it sent one, else lines less discounts plus shipping and tax (never below 0).
+    """
+    subtotal = sum(price * quantity - line_discount for price, quantity, line_discount in lines)
+    computed = subtotal - discount + shipping + tax
+    return subtotal, total if total is not None else max(computed, 0)
+
+
 def _totals(cmd: CreateOrder) -> tuple[int, int]:
-    subtotal = sum(li.unit_price_minor * li.quantity - li.discount_minor for li in cmd.line_items)
-    computed = subtotal - cmd.discount_minor + cmd.shipping_minor + cmd.tax_minor
-    return subtotal, cmd.total_minor if cmd.total_minor is not None else max(computed, 0)
+    return derive_totals(
+        ((li.unit_price_minor, li.quantity, li.discount_minor) for li in cmd.line_items),
+        shipping=cmd.shipping_minor,
+        tax=cmd.tax_minor,
+        discount=cmd.discount_minor,
+        total=cmd.total_minor,
+    )
 
 
 def create_order(session: Session, *, store_id: int, cmd: CreateOrder, historical: bool = False) -> Applied:
@@ -378,3 +397,186 @@ def list_refunds(session: Session, *, store_id: int, order_id: str) -> list[Orde
     order = get_order(session, store_id=store_id, order_id=order_id)
     stmt = scoped(select(OrderRefund), OrderRefund, store_id).where(OrderRefund.order_id == order.id)
     return list(session.scalars(stmt.order_by(OrderRefund.processed_at, OrderRefund.id)))
+
+
+# --- the shopper's order-status link -------------------------------------------------------------
+
+
+def get_by_status_token(session: Session, *, token: str) -> Order | None:
+    """The order a shopper's link token opens, or None (unknown or rotated). Resolves the tenant."""
+    if not 16 <= len(token) <= 64:
+        return None
+    return session.scalars(select(Order).where(Order.status_token == token)).unique().one_or_none()
+
+
+def _lookup_key(value: str | None) -> bytes:
+    return "".join((value or "").split()).casefold().encode()
+
+
+def find_for_lookup(
+    session: Session, *, store_id: int, number: str, email: str | None, postal_code: str | None
+) -> Order | None:
+    """The order with this number whose e-mail or postal code matches, else None.
+
+    Unknown numbers and wrong details do the same work (one query, one constant-time comparison per
+    candidate or a dummy), so neither the answer nor its timing tells them apart.
+    """
+    from doorstep.customers.models import Customer
+
+    cleaned = number.strip().lstrip("#").strip()
+    stmt = (
+        scoped(select(Order, Customer.email), Order, store_id)
+        .outerjoin(Customer, Customer.id == Order.customer_id)
+        .where(Order.number.in_([cleaned, f"#{cleaned}"]))
+        .order_by(Order.id)
+        .limit(5)
+    )
+    rows: list[tuple[Order | None, str | None]] = (
+        [(o, e) for o, e in session.execute(stmt).unique()] if cleaned else []
+    )
+    wanted_email, wanted_postal = _lookup_key(email), _lookup_key(postal_code)
+    found: Order | None = None
+    for order, customer_email in rows or [(None, None)]:
+        address = (order.shipping_address if order is not None else None) or {}
+        email_ok = hmac.compare_digest(_lookup_key(customer_email) or b"\x00", wanted_email or b"\x01")
+        postal_ok = hmac.compare_digest(
+            _lookup_key(address.get("postal_code")) or b"\x00", wanted_postal or b"\x01"
+        )
+        if order is not None and (email_ok or postal_ok) and found is None:
+            found = order
+    return found
+
+
+def rotate_status_token(session: Session, *, store_id: int, order_id: str) -> Order:
+    """Issue a new link token; the old link stops working at once."""
+    order = get_order(session, store_id=store_id, order_id=order_id)
+    order.status_token = ids.new_token()
+    order.updated_at = clock.now()
+    session.flush()
+    return order
+
+
+def record_tracking_visit(session: Session, *, store_id: int, order_id: int, count: int = 1) -> None:
+    """Count views of the tracking page: a single UPDATE (updated_at is left alone)."""
+    session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.store_id == store_id)
+        .values(
+            tracking_page_visits=Order.tracking_page_visits + count,
+            tracking_page_last_visit_at=clock.now(),
+            updated_at=Order.updated_at,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Product:
+    """A product as the store's own orders describe it (the catalogue of what was ever ordered)."""
+
+    product_id: str
+    title: str
+    image_url: str | None
+    unit_price_minor: int
+    currency: str
+    score: int
+
+
+def recommend_products(
+    session: Session, *, store_id: int, product_ids: Sequence[str], limit: int = 4
+) -> list[Product]:
+    """Products most often bought together with ``product_ids``, topped up with best sellers.
+
+    Computed from line items: co-purchases count distinct orders holding both products; best sellers
+    sum quantities. Products already in ``product_ids`` are never recommended.
+    """
+    exclude = list(dict.fromkeys(product_ids))
+    picked: dict[str, int] = {}
+    if exclude:
+        mine = scoped(select(LineItem.order_id), LineItem, store_id).where(LineItem.product_id.in_(exclude))
+        co = (
+            scoped(
+                select(LineItem.product_id, func.count(func.distinct(LineItem.order_id))), LineItem, store_id
+            )
+            .where(LineItem.order_id.in_(mine), LineItem.product_id.is_not(None))
+            .where(LineItem.product_id.not_in(exclude))
+            .group_by(LineItem.product_id)
+            .order_by(func.count(func.distinct(LineItem.order_id)).desc(), LineItem.product_id)
+            .limit(limit)
+        )
+        picked.update({str(pid): int(n) for pid, n in session.execute(co)})
+    if len(picked) < limit:
+        best = (
+            scoped(select(LineItem.product_id, func.sum(LineItem.quantity)), LineItem, store_id)
+            .where(LineItem.product_id.is_not(None))
+            .group_by(LineItem.product_id)
+            .order_by(func.sum(LineItem.quantity).desc(), LineItem.product_id)
+            .limit(limit + len(exclude) + len(picked))
+        )
+        for pid, _ in session.execute(best):
+            if len(picked) >= limit:
+                break
+            if pid not in exclude and pid not in picked:
+                picked[str(pid)] = 0
+    if not picked:
+        return []
+    # How each product looks: its most recent line item (title, image, price).
+    latest = (
+        scoped(select(func.max(LineItem.id)), LineItem, store_id)
+        .where(LineItem.product_id.in_(list(picked)))
+        .group_by(LineItem.product_id)
+    )
+    rows = session.execute(
+        scoped(select(LineItem, Order.currency), LineItem, store_id)
+        .join(Order, Order.id == LineItem.order_id)
+        .where(LineItem.id.in_(latest))
+    ).all()
+    products = [
+        Product(
+            str(li.product_id),
+            li.title,
+            li.image_url,
+            li.unit_price_minor,
+            currency,
+            picked[str(li.product_id)],
+        )
+        for li, currency in rows
+    ]
+    order = list(picked)
+    return sorted(products, key=lambda p: order.index(p.product_id))
+
+
+def status_page_fingerprint(session: Session, *, token: str) -> tuple[int, int, str] | None:
+    """(order id, store id, a digest of everything the tracking page shows) in one cheap query, or None.
+
+    Changes whenever the order, its store (branding), its parcels or their scans change, so a page
+    rendered earlier can be reused while it stays equal.
+    """
+    if not 16 <= len(token) <= 64:
+        return None
+    # Shipments and scans build on orders; imported here to keep that upward look visible.
+    from doorstep.shipments.models import Checkpoint, Shipment
+    from doorstep.stores.models import Store
+
+    of_order = (Shipment.order_id == Order.id, Shipment.store_id == Order.store_id)
+    parcels = select(func.count(Shipment.id)).where(*of_order).scalar_subquery()
+    parcel_change = select(func.max(Shipment.updated_at)).where(*of_order).scalar_subquery()
+    scans = select(func.count(Checkpoint.id)).join(Shipment, Shipment.id == Checkpoint.shipment_id)
+    last_scan = select(func.max(Checkpoint.id)).join(Shipment, Shipment.id == Checkpoint.shipment_id)
+    stmt = (
+        select(
+            Order.id,
+            Order.store_id,
+            Order.updated_at,
+            Store.updated_at,
+            parcels,
+            parcel_change,
+            scans.where(*of_order).scalar_subquery(),
+            last_scan.where(*of_order).scalar_subquery(),
+        )
+        .join(Store, Store.id == Order.store_id)
+        .where(Order.status_token == token)
+    )
+    row = session.execute(stmt).one_or_none()
+    if row is None:
+        return None
+    return int(row[0]), int(row[1]), "|".join(str(v) for v in row[2:])

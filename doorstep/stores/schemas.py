@@ -3,6 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from doorstep.stores import branding
 from doorstep.stores.models import ApiKey, Store
 
 
@@ -57,4 +58,51 @@ class ApiKeyRead(BaseModel):
             created_at=key.created_at,
             last_used_at=key.last_used_at,
             revoked_at=key.revoked_at,
+        )
+
+
+class BrandingWarning(BaseModel):
+    field: str
+    message: str
+    fix: str
+
+
+class BrandingRead(BaseModel):
+    """The store's branding as saved, with what the pages will use and what to improve."""
+
+    logo_url: str | None
+    favicon_url: str | None
+    primary_color: str
+    accent_color: str
+    background_color: str
+    font_stack: str
+    custom_css: str
+    hostname: str | None
+    warnings: list[BrandingWarning]
+
+    @classmethod
+    def of(cls, store: Store, removed_css: list[str] | None = None) -> "BrandingRead":
+        b = {**branding.DEFAULTS, **{k: v for k, v in store.branding.items() if v is not None}}
+        warnings = [
+            BrandingWarning(field=w.field, message=w.message, fix=w.fix)
+            for w in branding.contrast_warnings(b["primary_color"], b["accent_color"], b["background_color"])
+        ]
+        warnings += [
+            BrandingWarning(
+                field="custom_css",
+                message=f"removed {item} from the custom CSS",
+                fix="serve assets over https and keep the CSS self-contained",
+            )
+            for item in removed_css or []
+        ]
+        return cls(
+            logo_url=b.get("logo_url"),
+            favicon_url=b.get("favicon_url"),
+            primary_color=b["primary_color"],
+            accent_color=b["accent_color"],
+            background_color=b["background_color"],
+            font_stack=b["font_stack"],
+            custom_css=b.get("custom_css") or "",
+            hostname=store.hostname,
+            warnings=warnings,
         )

@@ -13,7 +13,8 @@ from doorstep.core import clock, crypto, ids
 from doorstep.core.errors import Conflict, NotFound
 from doorstep.core.hashing import constant_time_equal, sha256_hex
 from doorstep.core.tenancy import scoped
-from doorstep.stores.commands import CreateStore
+from doorstep.stores import branding
+from doorstep.stores.commands import CreateStore, UpdateBranding
 from doorstep.stores.models import ApiKey, Store, StoreConnection
 
 KEY_PREFIX = "dsk"
@@ -108,6 +109,48 @@ def get_store(session: Session, *, store_id: int) -> Store:
     if store is None:
         raise NotFound("store not found")
     return store
+
+
+@dataclass(frozen=True)
+class BrandingUpdated:
+    store: Store
+    removed_css: list[str]  # what sanitising took out of the custom CSS, for the merchant
+
+
+def update_branding(session: Session, *, store_id: int, cmd: UpdateBranding) -> BrandingUpdated:
+    """Merge the fields sent into the store's branding (``null`` clears); custom CSS is sanitised."""
+    store = get_store(session, store_id=store_id)
+    merged = dict(store.branding)
+    removed: list[str] = []
+    for name in cmd.model_fields_set - {"hostname"}:
+        value = getattr(cmd, name)
+        if name == "custom_css" and value:
+            cleaned = branding.sanitize_css(value)
+            value, removed = cleaned.css, cleaned.removed
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    store.branding = merged
+    if "hostname" in cmd.model_fields_set:
+        store.hostname = cmd.hostname
+    store.updated_at = clock.now()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"the hostname {cmd.hostname!r} already serves another store") from exc
+    return BrandingUpdated(store, removed)
+
+
+def get_store_by_hostname(session: Session, *, hostname: str) -> Store | None:
+    """The store whose custom domain is ``hostname`` (shopper pages on a merchant's own domain)."""
+    return session.scalars(select(Store).where(Store.hostname == hostname.lower())).one_or_none()
+
+
+def get_store_by_public_id(session: Session, *, public_id: str) -> Store | None:
+    """The store with this public id (its theme stylesheet's URL names it), or None."""
+    return session.scalars(select(Store).where(Store.public_id == public_id)).one_or_none()
 
 
 def set_connection(

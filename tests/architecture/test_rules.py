@@ -175,6 +175,10 @@ UNSCOPED_ALLOWED = {
     "doorstep.inbound.service.list_events": "scoped when a store is given (API); operator CLI otherwise",
     "doorstep.inbound.service.rejected_ids": "scoped when a store is given; operator CLI otherwise",
     "doorstep.shipments.service.due_for_polling": "the poller works across stores, then per store and source",
+    "doorstep.stores.service.get_store_by_hostname": "resolves the tenant from a custom domain",
+    "doorstep.stores.service.get_store_by_public_id": "resolves the tenant from a public theme URL",
+    "doorstep.orders.service.get_by_status_token": "resolves the tenant from the shopper's random link token",
+    "doorstep.orders.service.status_page_fingerprint": "resolves the tenant from the shopper's random link token",
 }
 
 

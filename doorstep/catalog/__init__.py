@@ -1,0 +1,1 @@
+"""Catalog: product categories, products and the sellers (origins) they ship from."""

@@ -1,0 +1,70 @@
+"""Task catalogue: every job kind the worker runs, and the function that runs it (the wiring module).
+
+| kind             | args          | what it does                                                                 |
+|------------------|---------------|------------------------------------------------------------------------------|
+| `inbound.apply`  | `event_id`    | apply a recorded inbound event (the same code as applying it inline)         |
+| `tracking.poll`  | (periodic)    | poll the carriers of every parcel whose next poll is due (every 30 s)        |
+| `tracking.sweep` | (periodic)    | flag parcels past their promise or stalled, store by store (every 15 min)    |
+
+A handler takes the worker's :class:`Runtime` and the claimed job. Jobs carry ids only: a handler re-reads
+fresh state and owns its transactions. Returning means done; raising records the failure on the job and
+its attempt, and :mod:`doorstep.jobs.retry` decides whether it runs again. Adding a kind is a service
+function plus one line in :data:`HANDLERS`; tests pass extra kinds to the worker instead of adding them here.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from doorstep.config import Settings
+from doorstep.core import clock
+from doorstep.db import transaction
+from doorstep.inbound import polling
+from doorstep.inbound import service as inbound_service
+from doorstep.jobs.queue import ClaimedJob
+from doorstep.jobs.retry import Retryable
+from doorstep.shipments import service as shipment_service
+from doorstep.stores import service as store_service
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What handlers share in one worker process: the session factory, settings and an HTTP client."""
+
+    factory: sessionmaker[Session]
+    settings: Settings
+    http: httpx.Client
+
+
+Handler = Callable[[Runtime, ClaimedJob], None]
+
+
+def apply_inbound(runtime: Runtime, job: ClaimedJob) -> None:
+    """Apply one recorded event. A rejection is recorded on the event itself (replayable), not here."""
+    inbound_service.apply(runtime.factory, str(job.args["event_id"]), resolve=inbound_service.handler_for)
+
+
+def poll_tracking(runtime: Runtime, job: ClaimedJob) -> None:
+    secret = runtime.settings.security.secret_key.get_secret_value()
+    report = polling.poll_due(runtime.factory, secret=secret, client=runtime.http)
+    if report.failed and not report.polled:
+        # Each failed batch is already postponed with backoff; record why on the job.
+        raise Retryable("; ".join(report.failed)[:1000])
+
+
+def sweep_tracking(runtime: Runtime, job: ClaimedJob) -> None:
+    with transaction(runtime.factory) as session:
+        store_ids = [s.id for s in store_service.list_stores(session)]
+    now = clock.now()
+    for store_id in store_ids:
+        with transaction(runtime.factory) as session:
+            shipment_service.check_overdue_and_stalled(session, store_id=store_id, now=now)
+
+
+HANDLERS: dict[str, Handler] = {
+    "inbound.apply": apply_inbound,
+    "tracking.poll": poll_tracking,
+    "tracking.sweep": sweep_tracking,
+}

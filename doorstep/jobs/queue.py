@@ -1,0 +1,322 @@
+"""The queue: enqueue (in the caller's transaction), claim, heartbeat, finish, cancel and retry.
+
+Claiming is one named query per backend, typed ``LiteralString``: on PostgreSQL
+``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``, so any number of workers take
+disjoint batches; on SQLite the same UPDATE … RETURNING without the lock clause, under the
+``BEGIN IMMEDIATE`` every transaction starts with (one writer at a time). Expired leases (a worker that
+died) are reclaimed in the same transaction. Every finishing write is fenced by (owner, attempt), so a
+worker that lost its lease cannot overwrite the outcome of the run that replaced it.
+
+The queue works across stores by design and carries ids only: it imports no domain service (rule R5).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, LiteralString
+
+from sqlalchemy import Select, TextClause, bindparam, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from doorstep.core import clock, ids
+from doorstep.core.errors import Conflict, NotFound
+from doorstep.core.pagination import paginate
+from doorstep.db import UtcDateTime
+from doorstep.jobs.models import LIVE, Job, JobAttempt, JobStatus
+
+DEFAULT_MAX_ATTEMPTS = 5
+
+# --- named queries ---------------------------------------------------------------------------------
+
+CLOSE_EXPIRED_ATTEMPTS: LiteralString = """
+UPDATE job_attempts
+SET ended_at = :now, updated_at = :now, error = 'lease expired: the worker stopped heartbeating'
+WHERE ended_at IS NULL
+  AND job_id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_expires_at < :now)
+"""
+
+RECLAIM_EXPIRED: LiteralString = """
+UPDATE jobs
+SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
+    finished_at = CASE WHEN attempts >= max_attempts THEN :now ELSE NULL END,
+    last_error = 'lease expired: worker ' || lease_owner || ' stopped heartbeating',
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = :now
+WHERE status = 'running' AND lease_expires_at < :now
+RETURNING id
+"""
+
+# Due jobs, highest priority first; of the jobs sharing a lock only the first due one, and none while
+# one of them runs (the unique index uq_jobs_lock_running guarantees it against races).
+_DUE: LiteralString = """
+SELECT j.id FROM jobs AS j
+WHERE j.status IN ('pending', 'failed') AND j.run_at <= :now
+  AND (j.lock IS NULL OR NOT EXISTS (
+    SELECT 1 FROM jobs AS k
+    WHERE k.lock = j.lock AND k.id <> j.id
+      AND (k.status = 'running'
+           OR (k.status IN ('pending', 'failed') AND k.run_at <= :now
+               AND (k.run_at < j.run_at OR (k.run_at = j.run_at AND k.id < j.id))))))
+ORDER BY j.priority DESC, j.run_at, j.id
+LIMIT :limit
+"""
+
+_CLAIM_SET: LiteralString = """
+UPDATE jobs
+SET status = 'running', attempts = attempts + 1, lease_owner = :owner, lease_expires_at = :lease_until,
+    updated_at = :now
+WHERE id IN (
+"""
+
+CLAIM_POSTGRESQL: LiteralString = _CLAIM_SET + _DUE + "FOR UPDATE OF j SKIP LOCKED)\nRETURNING id, attempts"
+CLAIM_SQLITE: LiteralString = _CLAIM_SET + _DUE + ")\nRETURNING id, attempts"
+
+_TIMES = ("now", "lease_until")
+
+
+def _sql(query: LiteralString) -> TextClause:
+    """A named query with its time parameters bound as aware UTC (stored naive on SQLite)."""
+    clause = text(query)
+    names = [name for name in _TIMES if f":{name}" in query]
+    return clause.bindparams(*(bindparam(name, type_=UtcDateTime()) for name in names))
+
+
+# --- what a worker holds ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A claimed job, detached from any session: the handler gets ids and re-reads fresh state."""
+
+    id: int
+    public_id: str
+    kind: str
+    key: str
+    store_id: int | None
+    args: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    owner: str
+
+
+# --- writing jobs ----------------------------------------------------------------------------------
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    key: str,
+    store_id: int | None,
+    run_at: datetime | None = None,
+    args: dict[str, Any] | None = None,
+    lock: str | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    priority: int = 0,
+) -> bool:
+    """Add a job in the caller's transaction (the transactional outbox); return whether it was added.
+
+    Idempotent on ``key``: while a job with the key is pending, failed (waiting to retry) or running,
+    it is left as it is and nothing is added. ``args`` carry ids only.
+    """
+    now = clock.now()
+    values = {
+        "public_id": ids.new_id("job"), "kind": kind, "key": key, "store_id": store_id,
+        "args": args or {}, "status": JobStatus.pending.value, "run_at": run_at or now,
+        "priority": priority, "attempts": 0, "max_attempts": max_attempts, "lock": lock,
+        "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = builder(Job).values(**values).on_conflict_do_nothing().returning(Job.id)
+    return session.execute(stmt).first() is not None
+
+
+def claim(
+    session: Session,
+    *,
+    owner: str,
+    limit: int,
+    lease: timedelta,
+    now: datetime | None = None,
+    reclaim: bool = True,
+) -> list[ClaimedJob]:
+    """Reclaim expired leases (unless told not to), then take up to ``limit`` due jobs for ``owner``."""
+    now = now or clock.now()
+    if reclaim:
+        reclaim_expired(session, now=now)
+    query = CLAIM_POSTGRESQL if session.get_bind().dialect.name == "postgresql" else CLAIM_SQLITE
+    params = {"now": now, "lease_until": now + lease, "owner": owner, "limit": limit}
+    claimed = {row.id: row.attempts for row in session.execute(_sql(query), params)}
+    if not claimed:
+        return []
+    session.execute(
+        insert(JobAttempt),
+        [
+            {"job_id": job_id, "attempt": attempt, "worker": owner, "started_at": now,
+             "created_at": now, "updated_at": now}
+            for job_id, attempt in claimed.items()
+        ],
+    )  # fmt: skip
+    jobs = session.scalars(select(Job).where(Job.id.in_(claimed)).order_by(Job.id))
+    return [
+        ClaimedJob(
+            j.id, j.public_id, j.kind, j.key, j.store_id, dict(j.args), j.attempts, j.max_attempts, owner
+        )
+        for j in jobs
+    ]
+
+
+def reclaim_expired(session: Session, *, now: datetime) -> list[int]:
+    """Put jobs whose worker stopped heartbeating back in the queue (or dead, out of attempts)."""
+    session.execute(_sql(CLOSE_EXPIRED_ATTEMPTS), {"now": now})
+    return [row.id for row in session.execute(_sql(RECLAIM_EXPIRED), {"now": now})]
+
+
+def heartbeat(
+    session: Session, *, owner: str, job_ids: Sequence[int], lease: timedelta, now: datetime | None = None
+) -> int:
+    """Extend the leases ``owner`` still holds; return how many it still holds."""
+    if not job_ids:
+        return 0
+    now = now or clock.now()
+    stmt = (
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status == JobStatus.running.value, Job.lease_owner == owner)
+        .values(lease_expires_at=now + lease, updated_at=now)
+    )
+    return _rowcount(session.execute(stmt, execution_options={"synchronize_session": False}))
+
+
+def complete(session: Session, job: ClaimedJob, *, duration_ms: int, now: datetime | None = None) -> bool:
+    """Mark the run done; False if the lease was lost meanwhile (another run owns the job now)."""
+    now = now or clock.now()
+    return _finish(session, job, now, duration_ms, None, status=JobStatus.done, finished_at=now)
+
+
+def fail(
+    session: Session,
+    job: ClaimedJob,
+    *,
+    error: str,
+    retry_at: datetime | None,
+    duration_ms: int,
+    now: datetime | None = None,
+) -> bool:
+    """Record a failed run: ``failed`` until ``retry_at``, or ``dead`` when there is no retry."""
+    now = now or clock.now()
+    if retry_at is None:
+        return _finish(session, job, now, duration_ms, error, status=JobStatus.dead, finished_at=now)
+    return _finish(session, job, now, duration_ms, error, status=JobStatus.failed, run_at=retry_at)
+
+
+def _finish(
+    session: Session,
+    job: ClaimedJob,
+    now: datetime,
+    duration_ms: int,
+    error: str | None,
+    *,
+    status: JobStatus,
+    **values: Any,
+) -> bool:
+    error = error[:4000] if error else None
+    fenced = (
+        update(Job)
+        .where(
+            Job.id == job.id,
+            Job.status == JobStatus.running.value,
+            Job.lease_owner == job.owner,
+            Job.attempts == job.attempt,
+        )
+        .values(status=status.value, lease_owner=None, lease_expires_at=None, updated_at=now, **values)
+    )
+    if error is not None:
+        fenced = fenced.values(last_error=error)
+    ours = _rowcount(session.execute(fenced, execution_options={"synchronize_session": False})) == 1
+    session.execute(
+        update(JobAttempt)
+        .where(JobAttempt.job_id == job.id, JobAttempt.attempt == job.attempt, JobAttempt.ended_at.is_(None))
+        .values(ended_at=now, duration_ms=duration_ms, error=error, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return ours
+
+
+def _rowcount(result: Any) -> int:
+    count: int = result.rowcount
+    return count
+
+
+# --- operations ------------------------------------------------------------------------------------
+
+
+def cancel(session: Session, *, key: str | None = None, prefix: str | None = None) -> int:
+    """Cancel waiting jobs by exact key or key prefix; running jobs finish. Returns how many."""
+    if (key is None) == (prefix is None):
+        raise ValueError("give exactly one of key or prefix")
+    stmt = update(Job).where(Job.status.in_([JobStatus.pending.value, JobStatus.failed.value]))
+    if key is not None:
+        stmt = stmt.where(Job.key == key)
+    else:
+        assert prefix is not None
+        stmt = stmt.where(Job.key.startswith(prefix, autoescape=True))
+    now = clock.now()
+    stmt = stmt.values(status=JobStatus.cancelled.value, finished_at=now, updated_at=now)
+    return _rowcount(session.execute(stmt, execution_options={"synchronize_session": False}))
+
+
+def retry(session: Session, *, job_id: str, now: datetime | None = None) -> Job:
+    """Queue a dead, cancelled or failed job again now, with a fresh set of attempts."""
+    now = now or clock.now()
+    job = get_job(session, job_id=job_id)
+    if job.status in (JobStatus.running, JobStatus.pending, JobStatus.done):
+        raise Conflict(f"{job_id} is {job.status}; only dead, failed or cancelled jobs are retried")
+    live = select(Job.id).where(Job.key == job.key, Job.status.in_([s.value for s in LIVE]), Job.id != job.id)
+    if session.scalars(live).first() is not None:
+        raise Conflict(f"another live job holds the key {job.key!r}")
+    job.status = JobStatus.pending.value
+    job.run_at = now
+    job.attempts = 0
+    job.finished_at = None
+    session.flush()
+    return job
+
+
+def get_job(session: Session, *, job_id: str, store_id: int | None = None) -> Job:
+    stmt = select(Job).where(Job.public_id == job_id)
+    if store_id is not None:
+        stmt = stmt.where(Job.store_id == store_id)
+    job = session.scalars(stmt).one_or_none()
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def filtered(stmt: Select[Job], *, status: JobStatus | None = None, kind: str | None = None) -> Select[Job]:
+    if status is not None:
+        stmt = stmt.where(Job.status == status.value)
+    if kind is not None:
+        stmt = stmt.where(Job.kind == kind)
+    return stmt
+
+
+def list_jobs(
+    session: Session,
+    *,
+    store_id: int | None = None,
+    status: JobStatus | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Job], str | None]:
+    """Jobs of every store (or one), newest first: the operators' view, from the CLI."""
+    stmt = filtered(select(Job), status=status, kind=kind)
+    if store_id is not None:
+        stmt = stmt.where(Job.store_id == store_id)
+    return paginate(session, stmt, Job, limit=limit, cursor=cursor)
+
+
+def attempts_of(session: Session, *, job_id: int) -> list[JobAttempt]:
+    stmt = select(JobAttempt).where(JobAttempt.job_id == job_id).order_by(JobAttempt.attempt, JobAttempt.id)
+    return list(session.scalars(stmt))

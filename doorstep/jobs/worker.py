@@ -1,0 +1,201 @@
+"""The worker: claim due jobs in batches, run them on a thread pool, heartbeat, record each outcome.
+
+One loop per process: insert the current periodic slots, claim as many jobs as there are free threads
+(reclaiming expired leases on the way), hand them to the pool, and wait. A heartbeat thread extends the
+leases of the jobs in flight. A handler that raises never takes the worker down: the failure is recorded
+on the job and its attempt row with the reason, and :mod:`doorstep.jobs.retry` decides what comes next.
+Execution is at least once (a worker that dies leaves jobs whose leases expire and are claimed again);
+effects are made exactly once by unique keys on what they write.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from doorstep.core import clock
+from doorstep.db import transaction
+from doorstep.jobs import periodic, queue, retry
+from doorstep.jobs.handlers import HANDLERS, Handler, Runtime
+from doorstep.jobs.queue import ClaimedJob
+
+log = logging.getLogger("doorstep.jobs")
+
+
+class UnknownKind(LookupError):
+    """A job whose kind no handler is registered for (not retried: deploy the handler, then retry it)."""
+
+
+@dataclass
+class Stats:
+    claimed: int = 0
+    done: int = 0
+    failed: int = 0
+    lost: int = 0  # finished after the lease had passed to another run
+    errors: list[str] = field(default_factory=list)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        handlers: Mapping[str, Handler] = HANDLERS,
+        schedule: tuple[periodic.Periodic, ...] = periodic.PERIODIC,
+        concurrency: int = 4,
+        batch: int | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        idle: float = 1.0,
+        owner: str | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.handlers = dict(handlers)
+        self.schedule = schedule
+        self.concurrency = concurrency
+        self.batch = batch or concurrency
+        self.lease = lease
+        self.idle = idle
+        self.owner = owner or worker_id()
+        self.stats = Stats()
+        self._in_flight: dict[int, ClaimedJob] = {}
+        self._guard = threading.Lock()
+        self._freed = threading.Event()
+
+    def run(self, stop: threading.Event, *, once: bool = False) -> Stats:
+        """Run until ``stop`` is set; with ``once``, until no job is due and none is in flight."""
+        beating = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(beating,), name="jobs-heartbeat", daemon=True)
+        heart.start()
+        next_schedule = next_reclaim = 0.0
+        try:
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="jobs") as pool:
+                while not stop.is_set():
+                    now = time.monotonic()
+                    if self.schedule and now >= next_schedule:
+                        self._schedule_periodic()
+                        next_schedule = now + 1.0
+                    reclaim = now >= next_reclaim
+                    if reclaim:
+                        next_reclaim = now + max(self.lease.total_seconds() / 3, 0.05)
+                    # Claim a batch whenever a thread is free; the pool queues what it cannot start yet
+                    # (those jobs are leased and heartbeaten like the running ones).
+                    claimed = (
+                        self._claim(self.batch, reclaim=reclaim) if self._count() < self.concurrency else []
+                    )
+                    for job in claimed:
+                        with self._guard:
+                            self._in_flight[job.id] = job
+                        pool.submit(self._run, job)
+                    if once and not claimed and self._count() == 0:
+                        break
+                    if not claimed or self._count() >= self.concurrency:
+                        self._freed.wait(self.idle)
+                        self._freed.clear()
+                # Leaving the pool's context waits for the jobs in flight; their heartbeats continue.
+        finally:
+            beating.set()
+            heart.join()
+        return self.stats
+
+    def _count(self) -> int:
+        with self._guard:
+            return len(self._in_flight)
+
+    def _schedule_periodic(self) -> None:
+        try:
+            with transaction(self.runtime.factory) as session:
+                periodic.schedule_due(session, now=clock.now(), entries=self.schedule)
+        except SQLAlchemyError as exc:
+            self._note(f"scheduling periodic jobs failed: {retry.describe(exc)}")
+
+    def _claim(self, limit: int, *, reclaim: bool) -> list[ClaimedJob]:
+        try:
+            with transaction(self.runtime.factory) as session:
+                claimed = queue.claim(
+                    session, owner=self.owner, limit=limit, lease=self.lease, reclaim=reclaim
+                )
+        except IntegrityError:
+            # Another worker took a job with the same lock between our snapshot and our update.
+            return []
+        except SQLAlchemyError as exc:
+            self._note(f"claiming failed: {retry.describe(exc)}")
+            return []
+        self.stats.claimed += len(claimed)
+        return claimed
+
+    def _run(self, job: ClaimedJob) -> None:
+        started = time.monotonic()
+        try:
+            self._finish(job, started, self._call(job))
+        finally:
+            with self._guard:
+                self._in_flight.pop(job.id, None)
+            self._freed.set()
+
+    def _call(self, job: ClaimedJob) -> Exception | None:
+        """Run the handler; its exception (any) is returned to be recorded, never raised."""
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            return UnknownKind(f"no handler for job kind {job.kind!r}")
+        try:
+            handler(self.runtime, job)
+        except Exception as exc:  # recorded on the job and its attempt; the worker carries on
+            return exc
+        return None
+
+    def _finish(self, job: ClaimedJob, started: float, exc: Exception | None) -> None:
+        duration_ms = int((time.monotonic() - started) * 1000)
+        now = clock.now()
+        try:
+            with transaction(self.runtime.factory) as session:
+                if exc is None:
+                    ours = queue.complete(session, job, duration_ms=duration_ms, now=now)
+                else:
+                    retry_at = retry.next_run(
+                        exc, attempts=job.attempt, max_attempts=job.max_attempts, now=now
+                    )
+                    reason = retry.describe(exc)
+                    ours = queue.fail(
+                        session, job, error=reason, retry_at=retry_at, duration_ms=duration_ms, now=now
+                    )
+                    log.warning("job %s (%s) failed: %s", job.public_id, job.kind, reason)
+        except SQLAlchemyError as error:
+            # The lease runs out and the job is claimed again: at least once, never lost.
+            self._note(f"recording {job.public_id} failed: {retry.describe(error)}")
+            return
+        if not ours:
+            self.stats.lost += 1
+        elif exc is None:
+            self.stats.done += 1
+        else:
+            self.stats.failed += 1
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        interval = max(self.lease.total_seconds() / 3, 0.05)
+        while not stop.wait(interval):
+            with self._guard:
+                job_ids = list(self._in_flight)
+            if not job_ids:
+                continue
+            try:
+                with transaction(self.runtime.factory) as session:
+                    queue.heartbeat(session, owner=self.owner, job_ids=job_ids, lease=self.lease)
+            except SQLAlchemyError as exc:
+                self._note(f"heartbeat failed: {retry.describe(exc)}")
+
+    def _note(self, message: str) -> None:
+        log.error(message)
+        with self._guard:
+            self.stats.errors.append(message)

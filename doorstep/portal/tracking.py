@@ -1,0 +1,391 @@
+"""``/t/{token}``: the shopper's tracking page for one order, and the two stylesheets it links.
+
+The page is read in a read-only transaction (no SQLite write lock); the visit counter is a separate,
+one-statement write that runs after the response is sent. Repeat views are cheap: the ETag is derived
+from what the page shows (order, parcels, scans, branding, language, today's date), so a matching
+``If-None-Match`` gets a 304 without rendering.
+"""
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.background import BackgroundTask
+
+from doorstep.core import clock
+from doorstep.db import read_transaction, transaction
+from doorstep.orders import service as order_service
+from doorstep.orders.models import LineItem, Order
+from doorstep.portal import i18n, presenter, render, theme
+from doorstep.shipments import service as shipment_service
+from doorstep.shipments.models import Checkpoint, Shipment
+from doorstep.stores import service as store_service
+from doorstep.stores.models import Store
+from doorstep.web.deps import Db
+
+router = APIRouter(include_in_schema=False)
+
+RECOMMENDATIONS = 4
+_RECS_TTL = 300.0  # seconds: co-purchase counts move slowly; recomputing per view would not
+_recs_cache: dict[tuple[int, tuple[str, ...]], tuple[float, list[order_service.Product]]] = {}
+_recs_lock = threading.Lock()
+
+
+class _Lru:
+    """A small thread-safe LRU map (rendered pages, loaded orders)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class Visits:
+    """Counts page views in memory and writes them at most once a second, one UPDATE per order.
+
+    A crash loses at most a second of counts: analytics, not an audit log.
+    """
+
+    FLUSH_EVERY = 1.0
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[int, int], int] = {}
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+
+    def add(self, store_id: int, order_id: int) -> bool:
+        """Count one view; True when it is time to flush."""
+        with self._lock:
+            key = (store_id, order_id)
+            self._pending[key] = self._pending.get(key, 0) + 1
+            return time.monotonic() - self._last_flush >= self.FLUSH_EVERY
+
+    def flush(self, factory: sessionmaker[Session]) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._last_flush = time.monotonic()
+        if not pending:
+            return
+        with transaction(factory) as session:
+            for (store_id, order_id), count in sorted(pending.items(), key=lambda kv: kv[0][1]):
+                order_service.record_tracking_visit(
+                    session, store_id=store_id, order_id=order_id, count=count
+                )
+
+
+_loaded_cache = _Lru(4096)  # token → (fingerprint, Loaded)
+_page_cache = _Lru(4096)  # (token, fingerprint, language, zone, today) → rendered HTML
+
+
+@dataclass(frozen=True)
+class StoreView:
+    id: int
+    public_id: str
+    name: str
+    locale: str
+    timezone: str
+    support_email: str | None
+    support_phone: str | None
+    support_url: str | None
+    branding_json: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Loaded:
+    store: StoreView
+    order_id: int
+    order: presenter.OrderFact
+    customer_locale: str | None
+    customer_timezone: str | None
+    products: tuple[order_service.Product, ...]
+    fingerprint: str
+
+
+def host_of(request: Request) -> str:
+    return (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]").lower()
+
+
+def store_view(store: Store) -> StoreView:
+    return StoreView(
+        store.id, store.public_id, store.name, store.locale, store.timezone, store.support_email,
+        store.support_phone, store.support_url, json.dumps(store.branding, sort_keys=True),
+        store.updated_at.isoformat(),
+    )  # fmt: skip
+
+
+_HOSTS_TTL = 30.0
+_hosts: dict[str, tuple[float, int | None]] = {}
+
+
+def host_store(session: Session, host: str) -> int | None:
+    """The id of the store whose custom domain this request came in on, if any (cached for 30 s)."""
+    now = time.monotonic()
+    hit = _hosts.get(host)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    store = store_service.get_store_by_hostname(session, hostname=host) if host else None
+    if len(_hosts) > 10_000:
+        _hosts.clear()
+    _hosts[host] = (now + _HOSTS_TTL, store.id if store else None)
+    return store.id if store else None
+
+
+def host_store_view(session: Session, host: str) -> StoreView | None:
+    store = store_service.get_store_by_hostname(session, hostname=host) if host else None
+    return store_view(store) if store else None
+
+
+def _item(line: LineItem, quantity: int | None = None) -> presenter.ItemFact:
+    image = line.image_url if line.image_url and line.image_url.startswith("https://") else None
+    return presenter.ItemFact(line.title, quantity or line.quantity, line.variant_title, image)
+
+
+def _scan(cp: Checkpoint) -> presenter.ScanFact:
+    return presenter.ScanFact(
+        cp.occurred_at,
+        cp.status,
+        cp.substatus,
+        cp.raw_message,
+        cp.city,
+        cp.region,
+        cp.postal_code,
+        cp.country,
+    )
+
+
+def _parcel(shipment: Shipment, scans: Sequence[Checkpoint]) -> presenter.ParcelFact:
+    return presenter.ParcelFact(
+        carrier=shipment.carrier, tracking_number=shipment.tracking_number, status=shipment.status,
+        substatus=shipment.substatus, service=shipment.service, tracking_url=shipment.tracking_url,
+        is_delayed=shipment.is_delayed, promised_on=shipment.promised_on, expected_on=shipment.expected_on,
+        shipped_at=shipment.shipped_at, delivered_at=shipment.delivered_at, signed_by=shipment.signed_by,
+        scans=tuple(_scan(cp) for cp in scans),
+        items=tuple(_item(si.line_item, si.quantity) for si in shipment.items),
+    )  # fmt: skip
+
+
+def order_facts(
+    order: Order, parcels: Sequence[tuple[Shipment, Sequence[Checkpoint]]]
+) -> presenter.OrderFact:
+    shipped = {si.line_item_id for shipment, _ in parcels for si in shipment.items}
+    return presenter.OrderFact(
+        number=order.number,
+        placed_at=order.placed_at,
+        cancelled_at=order.cancelled_at,
+        address=dict(order.shipping_address or {}),
+        parcels=tuple(_parcel(s, cps) for s, cps in parcels),
+        unshipped=tuple(_item(li) for li in order.line_items if li.id not in shipped) if parcels else (),
+    )
+
+
+def recommended(session: Session, store_id: int, product_ids: Sequence[str]) -> list[order_service.Product]:
+    key = (store_id, tuple(sorted(set(product_ids))))
+    now = time.monotonic()
+    with _recs_lock:
+        hit = _recs_cache.get(key)
+    if hit and hit[0] > now:
+        return hit[1]
+    products = order_service.recommend_products(
+        session, store_id=store_id, product_ids=key[1], limit=RECOMMENDATIONS
+    )
+    with _recs_lock:
+        if len(_recs_cache) > 2048:
+            _recs_cache.clear()
+        _recs_cache[key] = (now + _RECS_TTL, products)
+    return products
+
+
+def load(session: Session, *, token: str, host: str) -> Loaded | None:
+    """Everything the page shows, read in one read-only transaction; None for an unusable link.
+
+    One query tells whether what the page shows changed since the last view; while it has not, the
+    order loaded then is reused.
+    """
+    fingerprint = order_service.status_page_fingerprint(session, token=token)
+    if fingerprint is None:
+        return None
+    _, store_id, digest = fingerprint
+    if host and host_store(session, host) not in (None, store_id):
+        return None  # a store's domain only ever shows that store's orders
+    cached = _loaded_cache.get(token)
+    if cached is not None and cached[0] == digest:
+        loaded: Loaded = cached[1]
+        return loaded
+    fresh = _load(session, token)
+    if fresh is not None:
+        _loaded_cache.put(token, (digest, fresh))
+    return fresh
+
+
+def _load(session: Session, token: str) -> Loaded | None:
+    order = order_service.get_by_status_token(session, token=token)
+    if order is None:
+        return None
+    store = store_service.get_store(session, store_id=order.store_id)
+    parcels = shipment_service.list_order_parcels(session, store_id=store.id, order_id=order.id)
+    product_ids = [li.product_id for li in order.line_items if li.product_id]
+    products = recommended(session, store.id, product_ids)
+    facts = order_facts(order, parcels)
+    parts: list[Any] = [
+        order.id, order.updated_at.isoformat(), store.updated_at.isoformat(),
+        [(s.id, s.updated_at.isoformat(), len(cps), cps[-1].id if cps else 0) for s, cps in parcels],
+        [p.product_id for p in products],
+    ]  # fmt: skip
+    customer = order.customer
+    return Loaded(
+        store=store_view(store),
+        order_id=order.id,
+        order=facts,
+        customer_locale=customer.locale if customer else None,
+        customer_timezone=customer.timezone if customer else None,
+        products=tuple(products),
+        fingerprint=json.dumps(parts, default=str),
+    )
+
+
+@lru_cache(maxsize=256)
+def theme_for(branding_json: str) -> theme.Theme:
+    return theme.build_theme(json.loads(branding_json))
+
+
+def _etag(loaded: Loaded, lang: i18n.Lang, today: str, theme_digest: str) -> str:
+    raw = "|".join((loaded.fingerprint, lang.code, str(lang.tz), today, theme_digest, theme.portal_css()[1]))
+    return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
+
+
+_visits_lock = threading.Lock()
+
+
+def visits_for(request: Request) -> Visits:
+    """The app's visit counter (one per app: tests run many apps, each on its own database)."""
+    with _visits_lock:
+        visits: Visits | None = getattr(request.app.state, "tracking_visits", None)
+        if visits is None:
+            visits = request.app.state.tracking_visits = Visits()
+        return visits
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return etag in tags or "*" in tags
+
+
+PAGE_HEADERS = {"Cache-Control": "private, no-cache", "Vary": "Accept-Language"}
+
+
+def render_tracking(
+    request: Request,
+    loaded: Loaded,
+    lang: i18n.Lang,
+    *,
+    theme_obj: theme.Theme,
+    theme_href: str | None,
+    inline_theme: str | None = None,
+) -> str:
+    now = clock.now()
+    page = presenter.present(loaded.order, lang, now)
+    recommendations = [
+        {"title": p.title, "image_url": p.image_url if (p.image_url or "").startswith("https://") else None,
+         "price": lang.money(p.unit_price_minor, p.currency)}
+        for p in loaded.products
+    ]  # fmt: skip
+    context: dict[str, Any] = {
+        "title": page.headline.title,
+        "store": loaded.store,
+        "theme": theme_obj,
+        "theme_url": theme_href,
+        "page": page,
+        "slots": {"returns": None, "review": None, "survey": None},  # filled by the returns/reviews issues
+        "recommendations": recommendations,
+        "languages": render.language_links(request),
+    }
+    if inline_theme is not None:
+        context["inline_theme"] = inline_theme
+    return render.page("tracking.html", lang, context)
+
+
+@router.get("/t/{token}", response_class=HTMLResponse)
+def tracking_page(
+    token: str,
+    request: Request,
+    db: Db,
+    lang: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    host = host_of(request)
+    with read_transaction(db) as session:
+        loaded = load(session, token=token, host=host)
+        on_domain = host_store(session, host) if loaded is None and host else None
+    if loaded is None:
+        fallback = i18n.lang(i18n.negotiate(lang, None, request.headers.get("accept-language"), None), None)
+        return render.gone(fallback, lookup_url="/track" if on_domain else None)
+    code = i18n.negotiate(
+        lang, loaded.customer_locale, request.headers.get("accept-language"), loaded.store.locale
+    )
+    language = i18n.lang(code, loaded.customer_timezone or loaded.store.timezone)
+    theme_obj = theme_for(loaded.store.branding_json)
+    today = clock.now().astimezone(language.tz).date().isoformat()
+    etag = _etag(loaded, language, today, theme_obj.digest)
+    headers = {**PAGE_HEADERS, "ETag": etag, "Content-Language": language.html_lang}
+    visits = visits_for(request)
+    visit = BackgroundTask(visits.flush, db) if visits.add(loaded.store.id, loaded.order_id) else None
+    if _matches(request.headers.get("if-none-match"), etag):
+        return render.secure(Response(status_code=304, headers=headers, background=visit))
+    key = (token, etag, request.url.query)
+    body = _page_cache.get(key)
+    if body is None:
+        body = render_tracking(
+            request, loaded, language, theme_obj=theme_obj,
+            theme_href=theme.theme_url(loaded.store.public_id, theme_obj),
+        ).encode()  # fmt: skip
+        _page_cache.put(key, body)
+    response = render.html(body, headers=headers)
+    response.background = visit
+    return response
+
+
+_IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
+
+
+@router.get("/t/assets/portal.{digest}.css")
+def portal_stylesheet(digest: str) -> Response:
+    body, current = theme.portal_css()
+    cache = _IMMUTABLE if digest == current else {"Cache-Control": "public, max-age=300"}
+    return Response(body, media_type="text/css", headers={**cache, "ETag": f'"{current}"'})
+
+
+@router.get("/t/assets/theme/{store_id}.{digest}.css")
+def theme_stylesheet(store_id: str, digest: str, db: Db) -> Response:
+    with read_transaction(db) as session:
+        store = store_service.get_store_by_public_id(session, public_id=store_id)
+        branding_json = json.dumps(store.branding, sort_keys=True) if store else None
+    if branding_json is None:
+        return Response("/* unknown store */", status_code=404, media_type="text/css")
+    built = theme_for(branding_json)
+    cache = _IMMUTABLE if digest == built.digest else {"Cache-Control": "public, max-age=300"}
+    return Response(built.css, media_type="text/css", headers={**cache, "ETag": f'"{built.digest}"'})

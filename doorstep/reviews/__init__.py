@@ -1,0 +1,1 @@
+"""Reviews: what shoppers said about their orders (today only raw imported reviews)."""

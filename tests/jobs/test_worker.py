@@ -1,0 +1,155 @@
+"""The worker in process: handlers run, failures are recorded (never fatal), periodic slots run once."""
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from doorstep.config import Settings
+from doorstep.core import clock, ids
+from doorstep.core.hashing import sha256_hex
+from doorstep.db import transaction
+from doorstep.inbound import service as inbound_service
+from doorstep.inbound.models import EventStatus, InboundEvent
+from doorstep.jobs import handlers, periodic, queue
+from doorstep.jobs.handlers import Runtime
+from doorstep.jobs.models import Job
+from doorstep.jobs.queue import ClaimedJob
+from doorstep.jobs.worker import Worker
+from tests.factories.orders import order_body
+from tests.factories.stores import StoreWithKey
+
+
+@pytest.fixture
+def runtime(factory: sessionmaker[Session], settings: Settings) -> Iterator[Runtime]:
+    with httpx.Client() as client:
+        yield Runtime(factory, settings, client)
+
+
+def _enqueue(factory: sessionmaker[Session], kind: str, key: str, **fields: object) -> None:
+    with transaction(factory) as session:
+        queue.enqueue(session, kind=kind, key=key, store_id=None, **fields)  # type: ignore[arg-type]
+
+
+def _jobs(factory: sessionmaker[Session]) -> dict[str, Job]:
+    with transaction(factory) as session:
+        return {j.key: j for j in session.scalars(select(Job))}
+
+
+def test_handlers_run_concurrently_and_failures_are_recorded_not_fatal(
+    backend: str, factory: sessionmaker[Session], runtime: Runtime
+) -> None:
+    seen: list[str] = []
+    guard = threading.Lock()
+
+    def record(_: Runtime, job: ClaimedJob) -> None:
+        with guard:
+            seen.append(job.key)
+
+    def explode(_: Runtime, job: ClaimedJob) -> None:
+        raise KeyError(f"missing {job.args['what']}")
+
+    for n in range(20):
+        _enqueue(factory, "test.record", f"rec:{n}")
+    _enqueue(factory, "test.explode", "boom:1", args={"what": "order"})
+    _enqueue(factory, "test.unknown", "unknown:1")
+    worker = Worker(
+        runtime, handlers={"test.record": record, "test.explode": explode}, schedule=(), concurrency=4
+    )
+    stats = worker.run(threading.Event(), once=True)
+
+    assert sorted(seen) == sorted(f"rec:{n}" for n in range(20))
+    assert (stats.done, stats.failed, stats.lost, stats.errors) == (20, 2, 0, [])
+    jobs = _jobs(factory)
+    assert {jobs[f"rec:{n}"].status for n in range(20)} == {"done"}
+    assert (jobs["boom:1"].status, jobs["boom:1"].last_error) == ("dead", "KeyError: 'missing order'")
+    assert jobs["unknown:1"].status == "dead"
+    assert jobs["unknown:1"].last_error == "UnknownKind: no handler for job kind 'test.unknown'"
+    with transaction(factory) as session:
+        [attempt] = queue.attempts_of(session, job_id=jobs["boom:1"].id)
+        assert attempt.error == "KeyError: 'missing order'"
+        assert attempt.ended_at is not None
+        assert attempt.duration_ms is not None
+
+
+def test_a_retryable_failure_is_scheduled_again(
+    backend: str, factory: sessionmaker[Session], runtime: Runtime
+) -> None:
+    def flaky(_: Runtime, job: ClaimedJob) -> None:
+        raise httpx.ConnectError("provider unreachable")
+
+    _enqueue(factory, "test.flaky", "flaky:1")
+    Worker(runtime, handlers={"test.flaky": flaky}, schedule=()).run(threading.Event(), once=True)
+    job = _jobs(factory)["flaky:1"]
+    assert (job.status, job.attempts, job.last_error) == ("failed", 1, "ConnectError: provider unreachable")
+    assert job.run_at > job.updated_at
+
+
+def test_periodic_slots_are_unique_per_name_and_slot(backend: str, factory: sessionmaker[Session]) -> None:
+    entry = periodic.Periodic("tracking.poll", timedelta(seconds=30), handlers.poll_tracking)
+    at = datetime(2026, 11, 23, 12, 0, 10, tzinfo=UTC)
+    with transaction(factory) as session:
+        assert periodic.schedule_due(session, now=at, entries=(entry,)) == 1
+        assert periodic.schedule_due(session, now=at + timedelta(seconds=15), entries=(entry,)) == 0
+    # Even after the slot ran, a late worker cannot insert it again.
+    with transaction(factory) as session:
+        [claimed] = queue.claim(session, owner="w1", limit=5, lease=timedelta(seconds=30), now=at)
+        queue.complete(session, claimed, duration_ms=1, now=at)
+        assert periodic.schedule_due(session, now=at, entries=(entry,)) == 0
+        assert periodic.schedule_due(session, now=at + timedelta(seconds=20), entries=(entry,)) == 1
+    assert sorted(_jobs(factory)) == [
+        "periodic:tracking.poll:2026-11-23T12:00:00Z",
+        "periodic:tracking.poll:2026-11-23T12:00:30Z",
+    ]
+
+
+def test_slots_align_on_the_cadence() -> None:
+    at = datetime(2026, 11, 23, 12, 7, 59, tzinfo=UTC)
+    assert periodic.slot_start(timedelta(minutes=15), at) == datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert periodic.slot_start(timedelta(seconds=30), at) == datetime(2026, 11, 23, 12, 7, 30, tzinfo=UTC)
+
+
+def test_every_periodic_entry_is_a_registered_kind() -> None:
+    assert {p.name: p.handler for p in periodic.PERIODIC} == {
+        "tracking.poll": handlers.HANDLERS["tracking.poll"],
+        "tracking.sweep": handlers.HANDLERS["tracking.sweep"],
+    }
+
+
+def test_the_default_worker_runs_the_tracking_jobs_once(
+    backend: str, factory: sessionmaker[Session], runtime: Runtime
+) -> None:
+    stats = Worker(runtime).run(threading.Event(), once=True)
+    jobs = _jobs(factory)
+    assert sorted(j.kind for j in jobs.values()) == ["tracking.poll", "tracking.sweep"]
+    assert {j.status for j in jobs.values()} == {"done"}
+    assert (stats.done, stats.errors) == (2, [])
+
+
+def test_inbound_apply_applies_a_recorded_event(
+    backend: str, factory: sessionmaker[Session], runtime: Runtime, store: StoreWithKey
+) -> None:
+    body = json.dumps(order_body(1)).encode()
+    with transaction(factory) as session:
+        event = InboundEvent(
+            public_id=ids.new_id("evt"), store_id=store.id, source="api", topic="orders.create",
+            idempotency_key="async-1", payload_hash=sha256_hex(body), body=body, headers={}, params={},
+            received_at=clock.now(), status=EventStatus.received.value,
+        )  # fmt: skip
+        session.add(event)
+        session.flush()
+        queue.enqueue(
+            session, kind="inbound.apply", key=f"inbound.apply:{event.public_id}", store_id=store.id,
+            args={"event_id": event.public_id},
+        )  # fmt: skip
+        event_id = event.public_id
+    stats = Worker(runtime, schedule=()).run(threading.Event(), once=True)
+    assert stats.done == 1
+    with transaction(factory) as session:
+        applied = inbound_service.get_event(session, event_id=event_id)
+        assert (applied.status, applied.milestones) == ("applied", ["order.placed"])
