@@ -15,6 +15,7 @@ from starlette.routing import compile_path
 
 import doorstep
 from doorstep import migrate
+from doorstep import schema as _every_model  # noqa: F401  (mappers need every table loaded)
 from doorstep.config import Settings
 from doorstep.core import metrics
 from doorstep.db import make_engine, make_session_factory
