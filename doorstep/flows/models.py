@@ -4,7 +4,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from doorstep.db import Base
+from doorstep.db import Base, Timestamped
 
 
 class MilestoneEvent(Base):
@@ -27,3 +27,15 @@ class MilestoneEvent(Base):
     is_historical: Mapped[bool] = mapped_column(default=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
+
+
+class StoreFlow(Timestamped, Base):
+    """A store's own version of one flow (``definition`` is a validated ``FlowDefinition`` as JSON)."""
+
+    __tablename__ = "store_flows"
+    __table_args__ = (UniqueConstraint("store_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,17 +1,41 @@
-"""Recording milestones (once per subject). Flows and jobs hang off this in the notifications issue."""
+"""Milestones and the flows that react to them.
+
+:func:`emit` records each milestone once per subject and, in the same transaction (the transactional
+outbox), writes the jobs its matching flows schedule: one ``message.send`` per send step (key
+``msg:{subject}:{milestone}:{kinds}``), one ``webhook.deliver`` per webhook step, and one
+``milestone.published`` per milestone (key ``pub:{milestone id}``) for integrations that mirror
+milestones (Klaviyo, webhook subscriptions). :func:`record_history` records past milestones and writes no
+job at all. Flows are data: the shipped ``defaults.yaml``, overlaid by each store's own versions.
+
+This module carries ids only (rule R5): it reads the order, parcel and shopper rows it needs for
+conditions and time zones, and never calls another domain's service.
+"""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from doorstep import milestones as registry
 from doorstep.core import clock, ids
+from doorstep.core.errors import NotFound
 from doorstep.core.tenancy import scoped
-from doorstep.flows.models import MilestoneEvent
+from doorstep.customers.models import Customer
+from doorstep.flows import conditions, defaults, steps
+from doorstep.flows.models import MilestoneEvent, StoreFlow
+from doorstep.flows.schemas import FlowDefinition, Segment, step_name
+from doorstep.jobs import queue
+from doorstep.orders.models import Order
+from doorstep.shipments.models import Shipment
+from doorstep.stores.models import Store
+
+SEND_KIND = "message.send"
+WEBHOOK_KIND = "webhook.deliver"
+PUBLISH_KIND = "milestone.published"
+SEND_MAX_ATTEMPTS = 8  # a provider outage of about half an hour is retried before the message is dead
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,7 @@ def emit(
     )
     existing = {(m.subject_id, m.name): m for m in session.scalars(stmt)}
     recorded: list[str] = []
+    new: list[MilestoneEvent] = []
     now = clock.now()
     for occ in occurrences:
         registry.get(occ.name)  # unknown names are a programming error
@@ -63,7 +88,10 @@ def emit(
         session.add(known)
         existing[(occ.subject_id, occ.name)] = known
         recorded.append(occ.name)
+        new.append(known)
     session.flush()
+    if not historical and new:
+        _react(session, store_id, new)
     return recorded
 
 
@@ -122,3 +150,163 @@ def record_history(
     elif rows:
         session.execute(insert(table), rows)
     return len(rows)
+
+
+# --- flows: the defaults overlaid by each store's own versions -------------------------------------
+
+
+@dataclass(frozen=True)
+class Flow:
+    key: str
+    definition: FlowDefinition
+    source: str  # "default" or "store"
+    updated_at: datetime | None = None
+
+
+def effective_flows(session: Session, *, store_id: int) -> dict[str, Flow]:
+    """Every flow the store runs: the shipped defaults, replaced or extended by the store's own."""
+    flows = {key: Flow(key, definition, "default") for key, definition in defaults.load().items()}
+    stmt = scoped(select(StoreFlow), StoreFlow, store_id).order_by(StoreFlow.key)
+    for row in session.scalars(stmt):
+        flows[row.key] = Flow(row.key, FlowDefinition.model_validate(row.definition), "store", row.updated_at)
+    return flows
+
+
+def list_flows(session: Session, *, store_id: int) -> list[Flow]:
+    return sorted(effective_flows(session, store_id=store_id).values(), key=lambda f: f.key)
+
+
+def get_flow(session: Session, *, store_id: int, key: str) -> Flow:
+    flow = effective_flows(session, store_id=store_id).get(key)
+    if flow is None:
+        raise NotFound(f"no flow {key!r}: GET /api/v1/flows lists them, PUT creates one")
+    return flow
+
+
+def put_flow(session: Session, *, store_id: int, key: str, definition: FlowDefinition) -> Flow:
+    """Save the store's own version of a flow (replacing the default with that key, or adding one)."""
+    stmt = scoped(select(StoreFlow), StoreFlow, store_id).where(StoreFlow.key == key)
+    row = session.scalars(stmt).one_or_none()
+    body = definition.model_dump(mode="json", exclude_defaults=True)
+    body["trigger"] = definition.trigger
+    body["steps"] = [step.model_dump(mode="json", exclude_none=True) for step in definition.steps]
+    if row is None:
+        row = StoreFlow(store_id=store_id, key=key, definition=body)
+        session.add(row)
+    else:
+        row.definition = body
+        row.updated_at = clock.now()
+    session.flush()
+    return Flow(key, definition, "store", row.updated_at)
+
+
+def reset_flow(session: Session, *, store_id: int, key: str) -> Flow | None:
+    """Drop the store's own version: the default comes back (None when there is no default)."""
+    stmt = scoped(select(StoreFlow), StoreFlow, store_id).where(StoreFlow.key == key)
+    row = session.scalars(stmt).one_or_none()
+    default = defaults.load().get(key)
+    if row is None and default is None:
+        raise NotFound(f"no flow {key!r}: GET /api/v1/flows lists them")
+    if row is not None:
+        session.delete(row)
+        session.flush()
+    return Flow(key, default, "default") if default is not None else None
+
+
+# --- reacting to new milestones (the transactional outbox) ------------------------------------------
+
+
+def message_key(subject_id: str, milestone: str, name: str) -> str:
+    """The unique key of one send step's job and message: ``msg:{subject}:{milestone}:{kinds[:id]}``."""
+    return f"msg:{subject_id}:{milestone}:{name}"
+
+
+def _react(session: Session, store_id: int, events: Sequence[MilestoneEvent]) -> None:
+    flows = [f for f in effective_flows(session, store_id=store_id).values() if f.definition.enabled]
+    for event in events:
+        queue.enqueue(
+            session, kind=PUBLISH_KIND, key=f"pub:{event.public_id}", store_id=store_id,
+            args={"milestone_event_id": event.public_id},
+        )  # fmt: skip
+        triggered = [f for f in flows if f.definition.trigger == event.name]
+        if not triggered:
+            continue
+        facts = read_facts(session, store_id=store_id, event=event)
+        now = clock.now()
+        for flow in triggered:
+            if not conditions.matches(flow.definition.conditions, facts):
+                continue
+            for due in steps.schedule(flow.definition, start=now, time_zone=facts.time_zone):
+                _enqueue_step(session, store_id, event, flow.key, due)
+
+
+def _enqueue_step(
+    session: Session, store_id: int, event: MilestoneEvent, flow_key: str, due: steps.Due
+) -> None:
+    # No job lock: a message's fate is decided from fresh state when it runs (a later milestone supersedes
+    # an earlier one whatever order their jobs run in), and a lock per subject makes every claim scan for
+    # siblings (jobs.lock has no index), which halved the dispatch benchmark.
+    if due.step.send is not None:
+        key = message_key(event.subject_id, event.name, step_name(due.step))
+        queue.enqueue(
+            session, kind=SEND_KIND, key=key, store_id=store_id, run_at=due.run_at,
+            max_attempts=SEND_MAX_ATTEMPTS,
+            args={"milestone_event_id": event.public_id, "flow": flow_key, "step": due.index, "message_key": key},
+        )  # fmt: skip
+    elif due.step.webhook is not None:
+        queue.enqueue(
+            # The same key as doorstep.messaging.publish gives a subscription's delivery: one call per
+            # milestone and endpoint, however many flows and subscriptions ask for it.
+            session, kind=WEBHOOK_KIND, key=f"{WEBHOOK_KIND}:{event.public_id}:{due.step.webhook}",
+            store_id=store_id, run_at=due.run_at, max_attempts=SEND_MAX_ATTEMPTS,
+            args={"milestone_event_id": event.public_id, "endpoint_id": due.step.webhook},
+        )  # fmt: skip
+
+
+def read_facts(session: Session, *, store_id: int, event: MilestoneEvent) -> conditions.Facts:
+    """The facts conditions look at, for one milestone: its order, parcel and shopper."""
+    shipment = None
+    if ids.has_prefix(event.subject_id, "shp"):
+        stmt = scoped(select(Shipment), Shipment, store_id).where(Shipment.public_id == event.subject_id)
+        shipment = session.scalars(stmt).unique().one_or_none()
+    order = shipment.order if shipment is not None else None
+    if order is None and event.order_id is not None:
+        stmt_order = scoped(select(Order), Order, store_id).where(Order.public_id == event.order_id)
+        order = session.scalars(stmt_order).unique().one_or_none()
+    store = session.get(Store, store_id)
+    customer = order.customer if order is not None else None
+    address = (order.shipping_address if order is not None else None) or {}
+    country = address.get("country")
+    return conditions.Facts(
+        order_total_minor=order.total_minor if order is not None else None,
+        currency=order.currency if order is not None else None,
+        country=str(country).upper() if country else None,
+        tags=frozenset(order.tags or ()) if order is not None else frozenset(),
+        carrier=shipment.carrier if shipment is not None else None,
+        segment=_segment(session, store_id, order) if order is not None else None,
+        reachable=reachable_kinds(customer),
+        time_zone=(customer.timezone if customer is not None else None)
+        or (store.timezone if store else None),
+    )
+
+
+def _segment(session: Session, store_id: int, order: Order) -> Segment | None:
+    if order.customer_id is None:
+        return None
+    stmt = scoped(select(func.count(Order.id)), Order, store_id).where(
+        Order.customer_id == order.customer_id, Order.placed_at < order.placed_at
+    )
+    return Segment.returning if (session.scalar(stmt) or 0) > 0 else Segment.new
+
+
+def reachable_kinds(customer: Customer | None) -> frozenset[str]:
+    """Kinds the shopper has a contact point for and has consented to."""
+    if customer is None:
+        return frozenset()
+    granted = {c.channel for c in customer.consents if c.is_granted}
+    kinds = set()
+    if customer.email and "email" in granted:
+        kinds.add("email")
+    if customer.phone:
+        kinds.update(k for k in ("sms", "whatsapp") if k in granted)
+    return frozenset(kinds)

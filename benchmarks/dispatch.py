@@ -1,0 +1,254 @@
+"""Notifications delivered per second by the worker to a local SMTP sink, next to procrastinate and smtplib.
+
+Doorstep: `N` orders are placed (one ``order.placed`` e-mail each, due now, written with the orders as
+``message.send`` jobs), then `Worker.run(once=True)` claims them and, for each one, decides with fresh
+state (consent, preferences, caps…), renders the MJML e-mail to HTML + text, sends it over SMTP to an
+aiosmtpd sink in another process and records it ``sent``: the whole send path, measured from the first
+claim to the last ``sent``.
+
+Baselines measured in the same run:
+
+- procrastinate (a PostgreSQL job queue), on the same database, deferring and running the same number of
+  trivial jobs (a function that returns) with the same concurrency: what a queue alone costs;
+- a raw ``smtplib`` loop sending `N` pre-built messages of the same size on one connection to the same
+  sink: the ceiling the SMTP sink allows.
+
+PostgreSQL only (procrastinate needs it): a scratch database is created on DOORSTEP_BENCH_PG_URL
+(default the local server) and dropped afterwards.
+
+    python -m benchmarks.dispatch [--messages 300] [--concurrency 8]
+"""
+
+import argparse
+import asyncio
+import os
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import psycopg
+from pydantic import SecretStr
+from sqlalchemy import make_url, select
+
+from benchmarks._figure import Figure
+from doorstep import migrate
+from doorstep.config import ChannelSettings, SecuritySettings, Settings
+from doorstep.db import make_engine, make_session_factory, transaction
+from doorstep.integrations.channels import smtp
+from doorstep.integrations.channels.protocol import Kind
+from doorstep.jobs import queue
+from doorstep.jobs.handlers import HANDLERS, Runtime
+from doorstep.jobs.worker import Worker
+from doorstep.messaging import render
+from doorstep.messaging.context import sample_context
+from doorstep.messaging.models import Message
+from doorstep.orders import service as order_service
+from doorstep.orders.commands import CreateOrder
+from doorstep.stores import service as store_service
+from doorstep.stores.commands import CreateStore
+
+PG_URL = os.environ.get("DOORSTEP_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SECRET = "benchmark-secret-for-sealing-store-connections-0123"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def _smtp_sink() -> Iterator[int]:
+    """aiosmtpd's discarding Sink handler in its own process, so it does not share our GIL."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def _scratch_database() -> Iterator[str]:
+    url = make_url(PG_URL)
+    name = f"doorstep_bench_dispatch_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+        dbname=url.database or "postgres", autocommit=True,
+    )  # fmt: skip
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _order(n: int, placed: str) -> CreateOrder:
+    return CreateOrder.model_validate(
+        {
+            "external_id": f"bench-{n}", "number": f"#{10000 + n}", "placed_at": placed, "currency": "USD",
+            "customer": {"email": f"shopper{n}@example.com", "first_name": "Ana", "timezone": "UTC", "locale": "en",
+                         "consents": [{"channel": "email", "granted": True, "source": "checkout"}]},
+            "line_items": [{"external_id": f"li-{n}", "title": "Merino Tee", "quantity": 2, "unit_price_minor": 6800}],
+        }
+    )  # fmt: skip
+
+
+def _doorstep(url: str, port: int, count: int, concurrency: int) -> float:
+    settings = Settings(
+        database_url=url, base_url="https://track.example", channels=ChannelSettings(devbox=False),
+        security=SecuritySettings(secret_key=SecretStr(SECRET)),
+    )  # fmt: skip
+    engine = make_engine(settings, pool_size=concurrency + 4)
+    migrate.upgrade(engine)
+    factory = make_session_factory(engine)
+    placed = datetime.now(UTC).isoformat()
+    with transaction(factory) as session:
+        store = store_service.create_store(session, cmd=CreateStore(slug="bench", name="Bench Outfitters"))
+        config = smtp.Config(host="127.0.0.1", port=port, security="none", from_email="hello@bench.example")
+        store_service.set_connection(
+            session, store_id=store.id, provider="smtp", config=config.model_dump(mode="json"), secret=SECRET
+        )
+        store_id = store.id
+    with transaction(factory) as session:
+        for n in range(count):
+            order_service.create_order(session, store_id=store_id, cmd=_order(n, placed))
+        queue.cancel(session, prefix="pub:")  # milestone publication is another figure's business
+    with httpx.Client() as client:
+        worker = Worker(
+            Runtime(factory, settings, client), handlers={"message.send": HANDLERS["message.send"]}, schedule=(),
+            concurrency=concurrency, batch=concurrency * 2, idle=0.001,
+        )  # fmt: skip
+        started = time.perf_counter()
+        stats = worker.run(threading.Event(), once=True)
+        seconds = time.perf_counter() - started
+    with transaction(factory) as session:
+        sent = len(list(session.scalars(select(Message.id).where(Message.status == "sent"))))
+    engine.dispose()
+    if sent != count:
+        raise RuntimeError(f"only {sent} of {count} messages were sent: {stats}")
+    return count / seconds
+
+
+def _procrastinate(url: str, count: int, concurrency: int) -> float:
+    import procrastinate
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+
+    @app.task(name="bench_noop")
+    def noop(n: int) -> None:
+        return None
+
+    async def run() -> float:
+        async with app.open_async():
+            await app.schema_manager.apply_schema_async()
+            jobs: list[dict[str, Any]] = [{"n": n} for n in range(count)]
+            await noop.batch_defer_async(*jobs)
+            started = time.perf_counter()
+            await app.run_worker_async(
+                wait=False, concurrency=concurrency, install_signal_handlers=False, listen_notify=False
+            )
+            return time.perf_counter() - started
+
+    seconds = asyncio.run(run())
+    with psycopg.connect(conninfo) as connection:
+        row = connection.execute(
+            "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
+        ).fetchone()
+    done = int(row[0]) if row else 0
+    if done != count:
+        raise RuntimeError(f"procrastinate ran {done} of {count} jobs")
+    return count / seconds
+
+
+def _smtplib(port: int, count: int, html_size: int) -> float:
+    messages = []
+    for n in range(count):
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = (
+            "hello@bench.example",
+            f"s{n}@example.com",
+            "Order",
+        )
+        message.set_content("Thanks for your order.\n" * 10)
+        message.add_alternative("<p>" + "x" * html_size + "</p>", subtype="html")
+        messages.append(message)
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as server:
+        for message in messages:
+            server.send_message(message)
+    return count / (time.perf_counter() - started)
+
+
+def _html_size() -> int:
+    """The size of the order confirmation Doorstep sends, so the smtplib loop sends as many bytes."""
+    source = render.default_source("order.placed", Kind.email, "en")
+    rendered = render.render_source(source, kind=Kind.email, locale="en", context=sample_context())
+    return len(rendered.html or "") + len(rendered.text)
+
+
+def run(count: int, concurrency: int) -> dict[str, Any]:
+    with _smtp_sink() as port, _scratch_database() as url:
+        ours = _doorstep(url, port, count, concurrency)
+        theirs = _procrastinate(url, count, concurrency)
+        raw = _smtplib(port, count, _html_size())
+    return {"doorstep": ours, "procrastinate": theirs, "smtplib": raw}
+
+
+def run_figure(count: int = 300, concurrency: int = 8) -> Figure:
+    """The figure for `python -m benchmarks`: 300 e-mails to a local SMTP sink on PostgreSQL."""
+    result = run(count, concurrency)
+    return Figure(
+        name="dispatch",
+        value=result["doorstep"],
+        unit="messages/s",
+        baseline=result["smtplib"],
+        baseline_name="raw smtplib",
+        note=f"procrastinate no-op jobs {result['procrastinate']:,.0f}/s, "
+        f"ratio {result['doorstep'] / result['procrastinate']:.2f}",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    options = parser.parse_args()
+    r = run(options.messages, options.concurrency)
+    print(
+        f"dispatch (postgresql, {options.messages} e-mails, concurrency {options.concurrency}): "
+        f"worker {r['doorstep']:,.0f} messages/s to SMTP · procrastinate {r['procrastinate']:,.0f} no-op jobs/s "
+        f"· ratio {r['doorstep'] / r['procrastinate']:.2f} · raw smtplib {r['smtplib']:,.0f} messages/s "
+        f"· ratio {r['doorstep'] / r['smtplib']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

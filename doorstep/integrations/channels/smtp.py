@@ -1,0 +1,197 @@
+"""SMTP: email through any provider that speaks SMTP (Postmark, SES, Mailgun, SendGrid, a company relay…).
+
+Push only. Per store: host, port, security (``starttls`` on 587, implicit ``tls`` on 465, or ``none`` for a
+relay on a trusted network), optional credentials, the From name and address, and a bounce address.
+
+Each message is ``multipart/alternative`` (the plain-text part first, then the HTML, as RFC 2046 orders
+them, both UTF-8 and transfer-encoded so any line length survives), with:
+
+- ``Message-ID: <msg_…@from-domain>``: the message row's id, so a resend after a crash is recognisable;
+- ``List-Unsubscribe`` and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058) when messaging
+  passes them, which Gmail and Yahoo require of bulk senders;
+- ``Auto-Submitted: auto-generated`` (RFC 3834), so auto-responders do not answer;
+- the envelope sender (``MAIL FROM``, which becomes ``Return-Path``) set to the bounce address, so bounces
+  reach a mailbox that processes them and never a shopper-facing one.
+
+Errors: a 4xx reply, a timeout or a dropped connection is retryable; a 5xx refusal of the recipient, the
+sender or the data, or failed authentication, is not. Connections are reused per worker thread and
+per configuration (one EHLO/STARTTLS/AUTH for many messages), and reopened when the server closed them.
+"""
+
+import smtplib
+import ssl
+import threading
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr
+
+from doorstep.core import clock
+from doorstep.integrations.channels.protocol import Kind, Outbound, SendFailed, Sent
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(min_length=1, max_length=253, description="SMTP server host name.")
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls (port 587), tls (implicit, port 465) or none (trusted relay only)."
+    )
+    username: str | None = None
+    password: SecretStr | None = None
+    from_email: EmailStr
+    from_name: str | None = Field(None, max_length=200)
+    reply_to: EmailStr | None = None
+    bounce_address: EmailStr | None = Field(
+        None, description="Envelope sender (Return-Path) for bounces; the From address if empty."
+    )
+    timeout_seconds: float = Field(20.0, gt=0, le=120)
+
+    def sender_for(self, kind: Kind) -> str:
+        return formataddr((self.from_name or "", str(self.from_email)))
+
+    def connection_key(self) -> tuple[str, int, str, str | None, str]:
+        secret = self.password.get_secret_value() if self.password else ""
+        return (self.host, self.port, self.security, self.username, secret)
+
+
+def build_message(message: Outbound, config: Config) -> EmailMessage:
+    """The MIME message for one rendered email (pure: no I/O)."""
+    rendered = message.rendered
+    if rendered.html is None or rendered.subject is None:
+        raise SendFailed("an email needs a subject and an HTML part", retryable=False)
+    mail = EmailMessage()
+    mail["From"] = Address(display_name=config.from_name or "", addr_spec=str(config.from_email))
+    mail["To"] = message.to
+    mail["Subject"] = rendered.subject
+    mail["Date"] = format_datetime(clock.now())
+    domain = str(config.from_email).rsplit("@", 1)[1]
+    mail["Message-ID"] = f"<{message.message_id}@{domain}>"
+    if config.reply_to:
+        mail["Reply-To"] = str(config.reply_to)
+    mail["Auto-Submitted"] = "auto-generated"
+    for name, value in message.headers.items():
+        if name.lower() in ("from", "to", "subject", "date", "message-id", "reply-to", "auto-submitted"):
+            continue  # the channel owns these
+        mail[name] = value
+    mail.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    mail.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return mail
+
+
+_Config = Config  # inside Smtp, "Config" names the class attribute
+
+
+class _Connections(threading.local):
+    def __init__(self) -> None:
+        self.open: dict[tuple[str, int, str, str | None, str], smtplib.SMTP] = {}
+
+
+class Smtp:
+    name = "smtp"
+    kinds = frozenset({Kind.email})
+    Config: type[BaseModel] = Config
+
+    def __init__(self) -> None:
+        self._connections = _Connections()
+
+    def _connect(self, config: _Config) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        server: smtplib.SMTP
+        if config.security == "tls":
+            server = smtplib.SMTP_SSL(
+                config.host, config.port, timeout=config.timeout_seconds, context=context
+            )
+        else:
+            server = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
+        try:
+            server.ehlo()
+            if config.security == "starttls":
+                server.starttls(context=context)
+                server.ehlo()
+            if config.username and config.password:
+                server.login(config.username, config.password.get_secret_value())
+        except BaseException:
+            server.close()
+            raise
+        return server
+
+    def _server(self, config: _Config, *, fresh: bool) -> smtplib.SMTP:
+        key = config.connection_key()
+        server = self._connections.open.get(key)
+        if server is not None and fresh:
+            self._drop(key)
+            server = None
+        if server is None:
+            server = self._connect(config)
+            self._connections.open[key] = server
+        return server
+
+    def _drop(self, key: tuple[str, int, str, str | None, str]) -> None:
+        server = self._connections.open.pop(key, None)
+        if server is not None:
+            try:
+                server.close()
+            except OSError:
+                return  # already gone; nothing to close
+
+    def close(self) -> None:
+        """Close this thread's open connections (tests, worker shutdown)."""
+        for key in list(self._connections.open):
+            self._drop(key)
+
+    def send(self, message: Outbound, config: BaseModel, *, client: httpx.Client) -> Sent:
+        assert isinstance(config, _Config)
+        mail = build_message(message, config)
+        envelope_from = str(config.bounce_address or config.from_email)
+        for fresh in (False, True):  # a reused connection the server closed gets one reconnect
+            try:
+                server = self._server(config, fresh=fresh)
+                refused = server.send_message(mail, from_addr=envelope_from, to_addrs=[message.to])
+            except smtplib.SMTPServerDisconnected as exc:
+                self._drop(config.connection_key())
+                if not fresh:
+                    continue
+                raise SendFailed(f"the SMTP server closed the connection: {exc}", retryable=True) from exc
+            except smtplib.SMTPAuthenticationError as exc:
+                self._drop(config.connection_key())
+                raise SendFailed(
+                    f"SMTP authentication failed ({exc.smtp_code}): check the credentials", retryable=False
+                ) from exc
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reply = next(iter(exc.recipients.values()))
+                raise SendFailed(
+                    f"recipient refused ({code}): {_text(reply)}", retryable=400 <= code < 500
+                ) from exc
+            except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                raise SendFailed(
+                    f"{type(exc).__name__} ({exc.smtp_code}): {_text(exc.smtp_error)}",
+                    retryable=400 <= exc.smtp_code < 500,
+                ) from exc
+            except smtplib.SMTPResponseException as exc:
+                self._drop(config.connection_key())
+                raise SendFailed(
+                    f"SMTP error ({exc.smtp_code}): {_text(exc.smtp_error)}",
+                    retryable=400 <= exc.smtp_code < 500,
+                ) from exc
+            except (smtplib.SMTPException, OSError) as exc:  # connect errors, timeouts, TLS failures
+                self._drop(config.connection_key())
+                raise SendFailed(
+                    f"could not reach the SMTP server: {type(exc).__name__}: {exc}", retryable=True
+                ) from exc
+            if refused:
+                code, reply = next(iter(refused.values()))
+                raise SendFailed(f"recipient refused ({code}): {_text(reply)}", retryable=400 <= code < 500)
+            return Sent(provider_message_id=str(mail["Message-ID"]))
+        raise SendFailed("the SMTP server kept closing the connection", retryable=True)
+
+
+def _text(reply: bytes | str) -> str:
+    return (reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply))[:300]
+
+
+channel = Smtp()

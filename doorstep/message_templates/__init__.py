@@ -1,0 +1,1 @@
+"""Merchant overrides of the shipped message templates, per store, milestone, kind and locale."""

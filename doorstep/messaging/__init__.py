@@ -1,0 +1,1 @@
+"""Messaging: deciding, rendering and sending one message per milestone, kind and shopper."""

@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints a store registers, signed deliveries of its milestones, and their log."""
