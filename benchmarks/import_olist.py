@@ -7,8 +7,8 @@ maximum resident set after the import (before the baseline runs).
 
 Baseline: every row the import wrote (all tables, same ids) is read back, the store's rows are deleted,
 and the very same rows are inserted again through the importer's own insert
-(``doorstep.imports.bulk.insert_rows``: Core ``insert()`` executemany on PostgreSQL, the compiled statement
-and the driver's executemany on SQLite), in batches of the same size and one transaction each: no parsing,
+(``doorstep.imports.bulk.insert_rows``: ``INSERT … SELECT * FROM unnest(arrays)`` on PostgreSQL, the compiled
+statement and the driver's executemany on SQLite), in batches of the same size and one transaction each: no parsing,
 no rules, no lookups, no id reservation. Only the inserts are timed, so the ratio is what everything but
 the raw insert costs.
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select, text
 
+from benchmarks._figure import Figure
 from doorstep import migrate
 from doorstep.config import Settings
 from doorstep.db import make_engine, make_session_factory, transaction
@@ -92,6 +93,19 @@ def main() -> None:
         f"jobs ({backend}, concurrency {options.concurrency}, batch {options.batch}): "
         f"worker {figures['worker']:,.0f} jobs/s · raw update {figures['raw']:,.0f} rows/s · "
         f"ratio {figures['worker'] / figures['raw']:.2f}"
+    )
+
+
+def run_figure() -> Figure:
+    """The figure for `python -m benchmarks`: 1,000 no-op jobs through the worker on SQLite."""
+    figures = run(1000, 4, 16, None)
+    return Figure(
+        name="jobs",
+        value=figures["worker"],
+        unit="jobs/s",
+        baseline=figures["raw"],
+        baseline_name="raw UPDATE",
+        note="SQLite, worker concurrency 4, batch 16",
     )
 
 

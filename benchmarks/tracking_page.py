@@ -17,14 +17,17 @@ transfer size (HTML + its two stylesheets, product images excluded).
 import argparse
 import asyncio
 import multiprocessing
+import os
 import socket
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from benchmarks._figure import Figure
 from doorstep import migrate
 from doorstep.config import Settings
 from doorstep.db import make_engine, make_session_factory, transaction
@@ -139,12 +142,16 @@ def _load(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--orders", type=int, default=200)
-    args = parser.parse_args()
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time the server process has used (Linux /proc): a load-independent cost."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(concurrency: int, seconds: float, orders: int) -> dict[str, Any]:
+    """Seed a store, start the server, and load the three routes; every figure of one run."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         engine = make_engine(Settings(database_url=url))
@@ -159,6 +166,7 @@ def main() -> None:
         server = multiprocessing.get_context("spawn").Process(target=_serve, args=(url, port), daemon=True)
         server.start()
         base = f"http://127.0.0.1:{port}"
+        runs: dict[str, Any] = {}
         try:
             with httpx.Client(base_url=base, timeout=30) as client:
                 for _ in range(300):
@@ -167,7 +175,7 @@ def main() -> None:
                         break
                     except httpx.TransportError:
                         time.sleep(0.05)
-                links = _seed(client, key, args.orders)
+                links = _seed(client, key, orders)
                 first = client.get(links[0])
                 hrefs = [p.split('"')[0] for p in first.text.split('rel="stylesheet" href="')[1:]]
                 css = sum(len(client.get(h).content) for h in hrefs)
@@ -175,22 +183,57 @@ def main() -> None:
             # warm up both paths, then measure
             _load(port, ["/healthz"], 20, 1.0)
             _load(port, links, 20, 1.0)
-            bare = _load(port, ["/healthz"], args.concurrency, args.seconds)
-            page = _load(port, links, args.concurrency, args.seconds)
-            revisit = _load(port, links, args.concurrency, args.seconds, etags)
+            for name, paths, tags in (
+                ("bare", ["/healthz"], None),
+                ("page", links, None),
+                ("revisit", links, etags),
+            ):
+                cpu = _cpu_seconds(server.pid)
+                runs[name] = _load(port, paths, concurrency, seconds, tags)
+                runs[name]["cpu_ms"] = (_cpu_seconds(server.pid) - cpu) * 1000 / max(runs[name]["n"], 1)
         finally:
             server.terminate()
             server.join(timeout=10)
+    runs["html_bytes"] = len(first.content)
+    runs["css_bytes"] = css
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--orders", type=int, default=200)
+    args = parser.parse_args()
+    runs = measure(args.concurrency, args.seconds, args.orders)
+    bare, page, revisit = runs["bare"], runs["page"], runs["revisit"]
     c = args.concurrency
     for name, r in (("bare /healthz", bare), ("tracking page", page), ("revisit (304)", revisit)):
         print(f"{name:<15} {r['rps']:>8,.0f} req/s · p50 {r['p50']:6.1f} ms · p99 {r['p99']:6.1f} ms "
-              f"({int(r['n']):,} requests, {c} concurrent)")  # fmt: skip
+              f"· server CPU {r['cpu_ms']:.2f} ms/req ({int(r['n']):,} requests, {c} concurrent)")  # fmt: skip
     print(
         f"ratio page/bare {page['rps'] / bare['rps']:.2f} · revisit/bare {revisit['rps'] / bare['rps']:.2f}"
+        f" · server CPU per request page/bare {page['cpu_ms'] / bare['cpu_ms']:.2f}"
     )
+    html, css = runs["html_bytes"], runs["css_bytes"]
     print(
-        f"transfer: page {len(first.content):,} B + CSS {css:,} B = {len(first.content) + css:,} B "
+        f"transfer: page {html:,} B + CSS {css:,} B = {html + css:,} B "
         "(first visit, product images excluded; repeat visits: 304 and cached CSS)"
+    )
+
+
+def run_figure() -> Figure:
+    """The figure for `python -m benchmarks`: 100 concurrent shoppers for 5 s per route."""
+    runs = measure(100, 5.0, 100)
+    page, bare = runs["page"], runs["bare"]
+    return Figure(
+        name="tracking page",
+        value=page["rps"],
+        unit="req/s",
+        baseline=bare["rps"],
+        baseline_name="bare /healthz",
+        note=f"100 concurrent; page p99 {page['p99']:.0f} ms (bare {bare['p99']:.0f} ms); "
+        f"{runs['html_bytes'] + runs['css_bytes']:,} B",
     )
 
 

@@ -1,34 +1,37 @@
 """The ASGI app factory: one FastAPI app for the API, webhooks, pages, health and metrics."""
 
-import re
-import time
-from collections.abc import Awaitable, Callable
-
 import swagger_ui_bundle  # type: ignore[import-untyped]
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
-from starlette.routing import compile_path
 
 import doorstep
 from doorstep import migrate
 from doorstep import schema as _every_model  # noqa: F401  (mappers need every table loaded)
+from doorstep.channels.api import router as channels_router
 from doorstep.config import Settings
-from doorstep.core import metrics
 from doorstep.db import make_engine, make_session_factory
+from doorstep.flows.api import router as flows_router
 from doorstep.inbound.api import hooks as hooks_router
 from doorstep.inbound.api import router as events_router
 from doorstep.jobs.api import router as jobs_router
+from doorstep.message_templates.api import router as templates_router
+from doorstep.messaging.api import router as messages_router
 from doorstep.orders.api import router as orders_router
+from doorstep.outbox.pages import router as outbox_router
+from doorstep.portal import returns as portal_returns
 from doorstep.portal import router as portal_router
+from doorstep.returns.api import router as returns_router
 from doorstep.shipments.api import router as shipments_router
 from doorstep.stores.api import router as stores_router
 from doorstep.web import problems
 from doorstep.web.idempotency import install_openapi
 from doorstep.web.limits import BodySizeLimit
+from doorstep.web.measure import RequestMetrics
+from doorstep.webhooks.api import router as webhooks_router
 
 DESCRIPTION = """
 Doorstep's REST API. Authenticate with `Authorization: Bearer dsk_…` (create a key with
@@ -54,29 +57,33 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.head_revisions = migrate.head_revisions()
 
+    # Routes are matched in order: the few, hot shopper pages and health checks first, so a page view
+    # does not try every API route before its own (FastAPI matches nested routers one by one).
+    app.include_router(_operations_router())
+    app.include_router(portal_router)
+    app.include_router(outbox_router)
+    app.include_router(hooks_router)
     api = APIRouter(prefix="/api/v1")
     for router in (orders_router, shipments_router, stores_router, events_router):
         api.include_router(router)
     api.include_router(jobs_router)
+    api.include_router(flows_router)
+    api.include_router(messages_router)
+    api.include_router(templates_router)
+    api.include_router(channels_router)
+    api.include_router(webhooks_router)
+    api.include_router(returns_router)
     app.include_router(api)
-    app.include_router(hooks_router)
-    app.include_router(portal_router)
-    app.include_router(_operations_router())
     _serve_api_docs(app)
 
     problems.install(app)
     install_openapi(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
-
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        name = _route_template(app, request.url.path) if request.scope.get("route") else "unmatched"
-        metrics.HTTP_REQUESTS.labels(request.method, name, str(response.status_code)).inc()
-        metrics.HTTP_LATENCY.labels(request.method, name).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.api.max_body_bytes,
+        uploads=(portal_returns.UPLOAD_PATHS, settings.portal.upload_max_request_bytes),
+    )
+    app.add_middleware(RequestMetrics)
     return app
 
 
@@ -97,20 +104,11 @@ def _serve_api_docs(app: FastAPI) -> None:
         )
 
 
-def _route_template(app: FastAPI, path: str) -> str:
-    """The route's template (``/api/v1/orders/{order_id}``) so metric labels stay few and meaningful."""
-    templates: list[tuple[re.Pattern[str], str]] | None = getattr(app.state, "route_templates", None)
-    if templates is None:
-        templates = [(compile_path(p)[0], p) for p in app.openapi()["paths"]]
-        app.state.route_templates = templates
-    return next((template for pattern, template in templates if pattern.match(path)), "other")
-
-
 def _operations_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 

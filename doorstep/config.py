@@ -50,6 +50,29 @@ class PortalSettings(BaseModel):
         5, description="Order lookups allowed per order number per window, whoever tries."
     )
     lookup_window_seconds: float = Field(600.0, description="Length of the order lookup rate-limit window.")
+    page_freshness_seconds: float = Field(
+        1.0,
+        ge=0,
+        description=(
+            "How long a tracking page read from the database may be served from memory without asking"
+            " it again (per process). 0 reads on every view."
+        ),
+    )
+    photo_max_bytes: int = Field(
+        8_000_000, description="Largest evidence photo a shopper may upload (returns and claims), in bytes."
+    )
+    photos_per_item: int = Field(3, description="Photos a shopper may attach per returned item or per claim.")
+    upload_max_request_bytes: int = Field(
+        40_000_000, description="Largest photo-upload form (all photos together) the returns portal accepts."
+    )
+
+
+class ChannelSettings(BaseModel):
+    devbox: bool | None = Field(
+        None,
+        description="Deliver messages into the local outbox (/dev/outbox) when a store has connected no "
+        "provider for a kind. Empty means on when DOORSTEP_ENV=dev (and in doorstep demo), off otherwise.",
+    )
 
 
 class Settings(BaseSettings):
@@ -71,6 +94,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings, description="REST API limits.")
     security: SecuritySettings = Field(default_factory=SecuritySettings, description="Secrets.")
     portal: PortalSettings = Field(default_factory=PortalSettings, description="Shopper pages.")
+    channels: ChannelSettings = Field(default_factory=ChannelSettings, description="Message channels.")
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_dev(self) -> "Settings":
@@ -89,6 +113,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'doorstep.sqlite3'}"
+
+    @property
+    def devbox_enabled(self) -> bool:
+        """Whether the local outbox may carry messages (explicit setting, else only in dev)."""
+        if self.channels.devbox is not None:
+            return self.channels.devbox
+        return self.env is Environment.dev
 
     @property
     def is_sqlite(self) -> bool:

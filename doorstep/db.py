@@ -59,6 +59,11 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            # A file database gets a pool as large as the web thread pool (40): SQLite connections are
+            # cheap, while waiting for one (or reopening an overflow connection and re-running the
+            # PRAGMAs) is what a page view would pay. In-memory databases keep their one-connection pool.
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _tune_sqlite(engine)
         return engine

@@ -50,6 +50,27 @@ _ALL = (
         ("shipment.out_for_delivery", "shipment.attempt_failed", "shipment.exception"), True,
     ),
     Milestone("refund.issued", "refund", "money was returned to the shopper", is_key_moment=True),
+    # returns (doorstep/returns/lifecycle.py) and package-protection claims
+    Milestone("return.requested", "return", "the shopper asked to return items", is_key_moment=True),
+    Milestone("return.approved", "return", "the store accepted the return", is_key_moment=True),
+    Milestone("return.label_issued", "return", "the return label or drop-off code is ready", is_key_moment=True),
+    Milestone("return.in_transit", "return", "the return parcel is on its way back", ("return.label_issued",)),
+    Milestone(
+        "return.received", "return", "the store received the returned items",
+        ("return.label_issued", "return.in_transit"), True,
+    ),
+    Milestone(
+        "return.resolved", "return", "the return was settled (refund, credit, exchange or keep-it)",
+        ("return.requested", "return.approved", "return.label_issued", "return.in_transit", "return.received"),
+        True,
+    ),
+    Milestone(
+        "return.rejected", "return", "the store turned the return down, with a reason",
+        ("return.requested", "return.approved", "return.label_issued", "return.in_transit", "return.received"),
+        True,
+    ),
+    Milestone("claim.filed", "claim", "a package-protection claim was filed", is_key_moment=True),
+    Milestone("claim.resolved", "claim", "a claim was settled (reship, refund or declined)", ("claim.filed",), True),
 )  # fmt: skip
 
 MILESTONES: dict[str, Milestone] = {m.name: m for m in _ALL}

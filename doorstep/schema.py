@@ -7,10 +7,15 @@ from doorstep.flows import models as flows_models
 from doorstep.imports import models as imports_models
 from doorstep.inbound import models as inbound_models
 from doorstep.jobs import models as jobs_models
+from doorstep.message_templates import models as message_templates_models
+from doorstep.messaging import models as messaging_models
 from doorstep.orders import models as orders_models
+from doorstep.outbox import models as outbox_models
+from doorstep.returns import models as returns_models
 from doorstep.reviews import models as reviews_models
 from doorstep.shipments import models as shipments_models
 from doorstep.stores import models as stores_models
+from doorstep.webhooks import models as webhooks_models
 
 MODULES = (
     stores_models,
@@ -23,5 +28,10 @@ MODULES = (
     catalog_models,
     reviews_models,
     imports_models,
+    message_templates_models,
+    outbox_models,
+    webhooks_models,
+    messaging_models,
+    returns_models,
 )
 metadata = Base.metadata

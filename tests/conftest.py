@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep import migrate
 from doorstep.app import create_app
-from doorstep.config import Environment, SecuritySettings, Settings
+from doorstep.config import Environment, PortalSettings, SecuritySettings, Settings
 from doorstep.db import make_engine, make_session_factory
 
 pytest_plugins = ["tests.factories.stores"]
@@ -98,6 +98,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         data_dir=tmp_path,
         security=SecuritySettings(secret_key=SecretStr(TEST_SECRET)),
+        # Pages read the database on every view, so a test sees its own writes at once
+        # (tests/portal/test_page_freshness.py covers the in-memory window).
+        portal=PortalSettings(page_freshness_seconds=0),
     )
 
 

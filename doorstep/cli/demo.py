@@ -29,7 +29,7 @@ def demo(
         Path | None, typer.Option("--data-dir", help="Folder of the Olist CSV files for --data olist.")
     ] = None,
 ) -> None:
-    """Create the demo brand (idempotent), print its API key and URLs, and serve the app."""
+    """Create the demo brand (idempotent), print its API key and URLs, and serve the app with its worker."""
     app = context.get(ctx)
     migrations.upgrade(app.engine)
     columns = (TextColumn("seeding demo orders"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -62,10 +62,13 @@ def demo(
         link = f"  {base}/t/{token}" if token else ""
         out.print(f"  {scenario:<18} order {number:<6}{link}", soft_wrap=True)
     out.print(f"\nOrder lookup page: {base}/track/{seeded.store_slug}")
+    out.print(f"Outbox (every e-mail and SMS the flows send): {base}/dev/outbox")
+    out.print(f"Messages and why each was sent or not: {base}/api/v1/messages (with the API key)")
     if no_serve:
         return
     out.print("\nserving — Ctrl+C to stop\n")
-    serve(ctx, host=None, port=port)
+    # Web and worker in one process: as simulated scans arrive, flows send into the devbox outbox.
+    serve(ctx, host=None, port=port, with_worker=True)
 
 
 OLIST_SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "olist" / "sample_4000_orders"

@@ -22,20 +22,55 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Bind address (default DOORSTEP_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default DOORSTEP_PORT).")] = None,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also run the job worker in this process (all-in-one).")
+    ] = False,
 ) -> None:
     """Run the web app. On SQLite, migrations are applied first."""
     app = context.get(ctx)
     settings = app.settings
     if settings.is_sqlite:
         migrations.upgrade(app.engine)
-    uvicorn.run(
-        create_app(settings, engine=app.engine),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level,
-        proxy_headers=True,
-        server_header=False,
-    )
+    background = start_background_worker(app) if with_worker else None
+    try:
+        uvicorn.run(
+            create_app(settings, engine=app.engine),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level=settings.log_level,
+            proxy_headers=True,
+            server_header=False,
+        )
+    finally:
+        if background is not None:
+            background.stop()
+
+
+class BackgroundWorker:
+    """The job worker on a thread beside the web app (``serve --with-worker`` and ``demo``)."""
+
+    def __init__(self, app: context.Context, *, concurrency: int = 2) -> None:
+        self._stop = threading.Event()
+        self._client = httpx.Client(timeout=30.0)
+        runtime = handlers.Runtime(app.factory, app.settings, self._client)
+        self.worker = Worker(runtime, concurrency=concurrency, idle=0.5)
+        self._thread = threading.Thread(
+            target=self.worker.run, args=(self._stop,), name="worker", daemon=True
+        )
+
+    def start(self) -> "BackgroundWorker":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._client.close()
+
+
+def start_background_worker(app: context.Context) -> BackgroundWorker:
+    context.errors.print("worker running in this process (jobs: sends, tracking polls, sweeps)")
+    return BackgroundWorker(app).start()
 
 
 def worker(

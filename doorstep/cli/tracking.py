@@ -12,6 +12,7 @@ from doorstep.cli import context
 from doorstep.core import clock
 from doorstep.core.errors import DoorstepError
 from doorstep.db import transaction
+from doorstep.integrations.commerce import refund_webhook
 from doorstep.integrations.commerce import registry as commerce_registry
 from doorstep.integrations.tracking import registry as tracking_registry
 from doorstep.integrations.tracking.protocol import Unsupported
@@ -105,7 +106,8 @@ def set_connection(
 ) -> None:
     """Connect a provider: its credentials are validated by the adapter and stored encrypted."""
     app = context.get(ctx)
-    adapter = commerce_registry.SOURCES.get(provider) or tracking_registry.get(provider)
+    refunds = refund_webhook.CHANNEL if provider == refund_webhook.NAME else None
+    adapter = commerce_registry.SOURCES.get(provider) or tracking_registry.get(provider) or refunds
     if adapter is None:
         raise context.fail(f"unknown provider {provider!r}")
     try:
@@ -131,6 +133,9 @@ def set_connection(
         if provider in commerce_registry.SOURCES
         else f"{base}/hooks/tracking/{provider}/{store}"
     )
+    if provider == refund_webhook.NAME:
+        context.console.print(f"connected {provider} for {store}: refunds are POSTed to {values['url']}")
+        return
     context.console.print(f"connected {provider} for {store}; webhook URL: {hook}")
 
 

@@ -7,7 +7,10 @@ _ID_BYTES = 12
 _TOKEN_BYTES = 24
 
 PREFIXES = frozenset(
-    {"sto", "key", "cus", "ord", "li", "shp", "cp", "evt", "ms", "job", "msg", "rf"},
+    {"sto", "key", "cus", "ord", "li", "shp", "cp", "evt", "ms", "job", "msg", "rf"}
+    | {"tpl", "obx", "whe", "whd"}  # message templates, outbox, webhook endpoints and deliveries
+    | {"ret", "rrf", "sc", "clm"}  # returns: return, return refund, store credit, claim
+    | {"pho"},  # evidence photos uploaded in the portal (returns-portal)
 )
 
 

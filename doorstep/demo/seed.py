@@ -22,6 +22,8 @@ from doorstep.inbound import service as inbound_service
 from doorstep.inbound.models import EventStatus
 from doorstep.orders import service as order_service
 from doorstep.orders.schemas import OrderRead
+from doorstep.returns import service as return_service
+from doorstep.returns.policy import DEFAULT_POLICY
 from doorstep.stores import service as store_service
 from doorstep.stores.commands import CreateStore
 
@@ -159,6 +161,17 @@ def _submit(
     return outcome.response_body
 
 
+DEMO_RETURNS_POLICY: dict[str, object] = {
+    **DEFAULT_POLICY.model_dump(mode="json"),
+    "methods": ["label", "qr_dropoff", "in_store"],
+    "return_address": {
+        "name": "Juniper & Pine Returns", "line1": "200 Warehouse Way", "line2": "Dock 4", "city": "Reno",
+        "region": "NV", "postal_code": "89502", "country": "US",
+    },
+    "return_carrier": "UPS",
+}  # fmt: skip
+
+
 def ensure_store(factory: sessionmaker[Session]) -> int:
     with transaction(factory) as session:
         try:
@@ -172,6 +185,8 @@ def ensure_store(factory: sessionmaker[Session]) -> int:
                     support_phone="+14155550100", support_url="https://juniperpine.example/help",
                 ),
             )  # fmt: skip
+            # The demo's returns ship to a warehouse, so the portal offers the label PDF (returns-portal).
+            return_service.set_policy(session, store_id=store.id, document=DEMO_RETURNS_POLICY)
             return store.id
 
 

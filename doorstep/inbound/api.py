@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from doorstep.db import transaction
+from doorstep.inbound import channel_status, webhooks
 from doorstep.inbound import service as inbound_service
-from doorstep.inbound import webhooks
 from doorstep.inbound.models import EventStatus
 from doorstep.inbound.schemas import InboundEventPage, InboundEventRead, ReplayResult
 from doorstep.web.deps import AppSettings, CurrentStore, Cursor, Db, Limit
@@ -76,6 +76,18 @@ def shopify_webhook(
     outcome = webhooks.receive(
         db, secret=settings.security.secret_key.get_secret_value(), source="shopify", store_slug=store_slug,
         headers=dict(request.headers), body=body,
+    )  # fmt: skip
+    return _answer(outcome)
+
+
+@hooks.post("/channels/{channel}/{store_slug}", status_code=200)
+def channel_status_webhook(
+    channel: str, store_slug: str, request: Request, db: Db, settings: AppSettings, body: RawWebhook
+) -> JSONResponse:
+    """Delivery receipts from message channels (twilio_sms, whatsapp), verified by X-Twilio-Signature."""
+    outcome = channel_status.receive(
+        db, secret=settings.security.secret_key.get_secret_value(), base_url=settings.base_url,
+        channel=channel, store_slug=store_slug, headers=dict(request.headers), body=body,
     )  # fmt: skip
     return _answer(outcome)
 

@@ -32,6 +32,7 @@ _KEPT_HEADERS = frozenset(
     {
         "content-type", "user-agent", "idempotency-key", "x-hmac-signature", "aftership-hmac-sha256",
         "sign", "shopify-hmac-sha256", "webhook-id", "webhook-timestamp", "webhook-signature",
+        "x-twilio-signature", "i-twilio-idempotency-token",
     }
 )  # fmt: skip
 _KEPT_PREFIXES = ("x-shopify-",)

@@ -125,3 +125,12 @@ API_TOPICS: dict[str, Handler] = {
     "orders.status_link.rotate": _status_link_rotate,
     "stores.branding.update": _branding_update,
 }
+
+
+def _returns_topics() -> dict[str, Handler]:
+    from doorstep.inbound import returns_topics  # builds on Result and parse above
+
+    return returns_topics.TOPICS
+
+
+API_TOPICS.update(_returns_topics())

@@ -95,6 +95,10 @@ def _verify(
 
 def resolve(event: InboundEvent) -> Handler:
     """The handler that applies a recorded event, by its source."""
+    if event.topic == "channel.status":  # delivery receipts from message channels (Twilio)
+        from doorstep.inbound import channel_status
+
+        return channel_status.resolve(event)
     adapter = _adapter(event.source)
     if isinstance(adapter, CommerceSource):
         return _commerce_handler(adapter, event.topic)

@@ -5,6 +5,11 @@
 | `inbound.apply`  | `event_id`    | apply a recorded inbound event (the same code as applying it inline)         |
 | `tracking.poll`  | (periodic)    | poll the carriers of every parcel whose next poll is due (every 30 s)        |
 | `tracking.sweep` | (periodic)    | flag parcels past their promise or stalled, store by store (every 15 min)    |
+| `message.send`   | `milestone_event_id`, `flow`, `step`, `message_key` | decide, render and send one flow step's message |
+| `milestone.published` | `milestone_event_id` | fan out webhook deliveries; push the milestone to Klaviyo if connected |
+| `webhook.deliver` | `milestone_event_id`, `endpoint_id` | one signed Standard Webhooks POST, logged; retried with backoff |
+| `returns.advance`| (periodic)    | move returns along from their return parcels' scans (every 30 s)             |
+| `returns.refunds`| (periodic)    | send refunds queued by resolved returns and claims to the platform (30 s)    |
 
 A handler takes the worker's :class:`Runtime` and the claimed job. Jobs carry ids only: a handler re-reads
 fresh state and owns its transactions. Returning means done; raising records the failure on the job and
@@ -23,8 +28,12 @@ from doorstep.core import clock
 from doorstep.db import transaction
 from doorstep.inbound import polling
 from doorstep.inbound import service as inbound_service
+from doorstep.jobs import refunds as refund_sender
 from doorstep.jobs.queue import ClaimedJob
 from doorstep.jobs.retry import Retryable
+from doorstep.messaging import dispatch as message_dispatch
+from doorstep.messaging import publish
+from doorstep.returns import service as return_service
 from doorstep.shipments import service as shipment_service
 from doorstep.stores import service as store_service
 
@@ -63,8 +72,48 @@ def sweep_tracking(runtime: Runtime, job: ClaimedJob) -> None:
             shipment_service.check_overdue_and_stalled(session, store_id=store_id, now=now)
 
 
+def send_message(runtime: Runtime, job: ClaimedJob) -> None:
+    message_dispatch.send(runtime.factory, settings=runtime.settings, client=runtime.http, job=job)
+
+
+def publish_milestone(runtime: Runtime, job: ClaimedJob) -> None:
+    assert job.store_id is not None, "milestone.published jobs belong to a store"
+    publish.publish_milestone(
+        runtime.factory, http=runtime.http, settings=runtime.settings, store_id=job.store_id,
+        milestone_event_id=str(job.args["milestone_event_id"]),
+    )  # fmt: skip
+
+
+def deliver_webhook(runtime: Runtime, job: ClaimedJob) -> None:
+    assert job.store_id is not None, "webhook.deliver jobs belong to a store"
+    publish.deliver_webhook(
+        runtime.factory, http=runtime.http, settings=runtime.settings, store_id=job.store_id,
+        milestone_event_id=str(job.args["milestone_event_id"]), endpoint_id=str(job.args["endpoint_id"]),
+        attempt=job.attempt, max_attempts=job.max_attempts,
+    )  # fmt: skip
+
+
+def advance_returns(runtime: Runtime, job: ClaimedJob) -> None:
+    with transaction(runtime.factory) as session:
+        store_ids = [s.id for s in store_service.list_stores(session)]
+    for store_id in store_ids:
+        with transaction(runtime.factory) as session:
+            return_service.advance_from_shipments(session, store_id=store_id)
+
+
+def send_refunds(runtime: Runtime, job: ClaimedJob) -> None:
+    secret = runtime.settings.security.secret_key.get_secret_value()
+    # Failures are recorded on each refund (with backoff); the job itself succeeds.
+    refund_sender.send_due(runtime.factory, secret=secret, client=runtime.http)
+
+
 HANDLERS: dict[str, Handler] = {
     "inbound.apply": apply_inbound,
     "tracking.poll": poll_tracking,
     "tracking.sweep": sweep_tracking,
+    "message.send": send_message,
+    "milestone.published": publish_milestone,
+    "webhook.deliver": deliver_webhook,
+    "returns.advance": advance_returns,
+    "returns.refunds": send_refunds,
 }

@@ -29,6 +29,8 @@ class Periodic:
 PERIODIC: tuple[Periodic, ...] = (
     Periodic("tracking.poll", timedelta(seconds=30), handlers.poll_tracking),
     Periodic("tracking.sweep", timedelta(minutes=15), handlers.sweep_tracking),
+    Periodic("returns.advance", timedelta(seconds=30), handlers.advance_returns),
+    Periodic("returns.refunds", timedelta(seconds=30), handlers.send_refunds),
 )
 
 

@@ -1,11 +1,13 @@
 """Orders: the only writer of orders and line items."""
 
+import functools
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -393,6 +395,52 @@ def record_refund(session: Session, *, store_id: int, cmd: RecordRefund) -> Appl
     return Applied(order, recorded)
 
 
+def record_refund_for_order(
+    session: Session,
+    *,
+    store_id: int,
+    order_row_id: int,
+    external_id: str,
+    amount_minor: int,
+    processed_at: datetime,
+    lines: list[dict[str, object]],
+) -> Applied:
+    """Record a refund Doorstep itself issued (a return's), for an order with or without an external id.
+
+    The same rules as :func:`record_refund`: once per refund id, never past the order's total.
+    """
+    stmt = scoped(select(Order), Order, store_id).where(Order.id == order_row_id).with_for_update(of=Order)
+    order = session.scalars(stmt).unique().one()
+    seen = scoped(select(OrderRefund), OrderRefund, store_id).where(
+        OrderRefund.order_id == order.id, OrderRefund.external_id == external_id
+    )
+    if session.scalars(seen).one_or_none() is not None:
+        return Applied(order, [])
+    refunded = order.refunded_minor + amount_minor
+    if refunded > order.total_minor:
+        raise Invalid.field(
+            "amount_minor",
+            f"{amount_minor} would bring the refunds of order {order.public_id} to {refunded}, "
+            f"more than its total of {order.total_minor}",
+            f"send at most {order.total_minor - order.refunded_minor}",
+        )
+    refund = OrderRefund(
+        public_id=ids.new_id("rf"), store_id=store_id, order_id=order.id, external_id=external_id,
+        amount_minor=amount_minor, currency=order.currency, processed_at=clock.as_utc(processed_at), lines=lines,
+    )  # fmt: skip
+    session.add(refund)
+    order.refunded_minor = refunded
+    order.updated_at = clock.now()
+    session.flush()
+    if amount_minor == 0:
+        return Applied(order, [])
+    data = {"amount_minor": amount_minor, "currency": order.currency, "external_id": external_id}
+    occurrence = flow_service.Occurrence(
+        "refund.issued", refund.public_id, order.public_id, processed_at, data
+    )
+    return Applied(order, flow_service.emit(session, store_id=store_id, occurrences=[occurrence]))
+
+
 def list_refunds(session: Session, *, store_id: int, order_id: str) -> list[OrderRefund]:
     order = get_order(session, store_id=store_id, order_id=order_id)
     stmt = scoped(select(OrderRefund), OrderRefund, store_id).where(OrderRefund.order_id == order.id)
@@ -553,6 +601,17 @@ def status_page_fingerprint(session: Session, *, token: str) -> tuple[int, int, 
     """
     if not 16 <= len(token) <= 64:
         return None
+    stmt = _fingerprint_statement()
+    row = session.execute(stmt, {"token": token}).one_or_none()
+    if row is None:
+        return None
+    return int(row[0]), int(row[1]), "|".join(str(v) for v in row[2:])
+
+
+@functools.cache
+def _fingerprint_statement() -> Select[Any]:
+    """The fingerprint query, built once: on a page view that misses the in-memory window, building this
+    statement (four correlated subqueries) cost more than running it."""
     # Shipments and scans build on orders; imported here to keep that upward look visible.
     from doorstep.shipments.models import Checkpoint, Shipment
     from doorstep.stores.models import Store
@@ -562,7 +621,7 @@ def status_page_fingerprint(session: Session, *, token: str) -> tuple[int, int, 
     parcel_change = select(func.max(Shipment.updated_at)).where(*of_order).scalar_subquery()
     scans = select(func.count(Checkpoint.id)).join(Shipment, Shipment.id == Checkpoint.shipment_id)
     last_scan = select(func.max(Checkpoint.id)).join(Shipment, Shipment.id == Checkpoint.shipment_id)
-    stmt = (
+    return (
         select(
             Order.id,
             Order.store_id,
@@ -574,9 +633,5 @@ def status_page_fingerprint(session: Session, *, token: str) -> tuple[int, int, 
             last_scan.where(*of_order).scalar_subquery(),
         )
         .join(Store, Store.id == Order.store_id)
-        .where(Order.status_token == token)
+        .where(Order.status_token == bindparam("token"))
     )
-    row = session.execute(stmt).one_or_none()
-    if row is None:
-        return None
-    return int(row[0]), int(row[1]), "|".join(str(v) for v in row[2:])

@@ -1,5 +1,8 @@
 """The order lookup: order number + e-mail or postal code → the tracking page (``/t/{token}``).
 
+The same form, with the same limits, starts a return: ``/returns/{store_slug}`` (``/returns`` on a
+store's domain) leads to the returns portal (``/r/new/{token}``) instead.
+
 ``/track/{store_slug}`` on the main host, ``/track`` (and ``/``) on a store's own domain. The answer for
 an unknown order number and for a wrong e-mail is the same page, produced by the same work, so the form
 never tells anyone whether an order number exists. Attempts are limited per client IP and per order
@@ -9,7 +12,7 @@ number (in this process's memory; behind several web processes each keeps its ow
 import threading
 import time
 from collections import deque
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -25,6 +28,7 @@ from doorstep.stores import service as store_service
 from doorstep.web.deps import AppSettings, Db
 
 router = APIRouter(include_in_schema=False)
+Purpose = Literal["track", "return"]
 
 
 class SlidingWindow:
@@ -90,13 +94,15 @@ def _lang(request: Request, store: tracking.StoreView | None, explicit: str | No
 def _form(
     request: Request, store: tracking.StoreView, lang: i18n.Lang, *, status: int = 200,
     message: str | None = None, number: str = "", contact: str = "", headers: dict[str, str] | None = None,
+    purpose: Purpose = "track",
 ) -> Response:  # fmt: skip
     built = tracking.theme_for(store.branding_json)
     body = render.page(
         "lookup.html",
         lang,
         {
-            "title": lang._("Track your order"),
+            "title": lang._("Track your order") if purpose == "track" else lang._("Start a return"),
+            "purpose": purpose,
             "store": store,
             "theme": built,
             "theme_url": theme.theme_url(store.public_id, built),
@@ -110,16 +116,20 @@ def _form(
     return render.html(body, status, {"Cache-Control": "no-store", **(headers or {})})
 
 
-def _show(request: Request, db: Db, slug: str | None, lang: str | None) -> Response:
+def _show(
+    request: Request, db: Db, slug: str | None, lang: str | None, purpose: Purpose = "track"
+) -> Response:
     store = _store(request, db, slug)
     if store is None:
         if slug is None:
             raise HTTPException(404)
         return render.gone(_lang(request, None, lang))
-    return _form(request, store, _lang(request, store, lang))
+    return _form(request, store, _lang(request, store, lang), purpose=purpose)
 
 
-async def _submit(request: Request, db: Db, settings: Settings, slug: str | None) -> Response:
+async def _submit(
+    request: Request, db: Db, settings: Settings, slug: str | None, purpose: Purpose = "track"
+) -> Response:
     fields = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
     number = (fields.get("number") or [""])[0].strip()[:64]
     contact = (fields.get("contact") or [""])[0].strip()[:320]
@@ -139,13 +149,13 @@ async def _submit(request: Request, db: Db, settings: Settings, slug: str | None
     if wait > 0:
         minutes = max(1, round(wait / 60))
         return _form(
-            request, store, lang, status=429, number=number, contact=contact,
+            request, store, lang, status=429, number=number, contact=contact, purpose=purpose,
             message=lang._("Too many attempts. Please try again in {n} minutes.", n=minutes),
             headers={"Retry-After": str(int(wait) + 1)},
         )  # fmt: skip
     if not number or not contact:
         return _form(
-            request, store, lang, number=number, contact=contact,
+            request, store, lang, number=number, contact=contact, purpose=purpose,
             message=lang._("Enter your order number and your e-mail address or postal code."),
         )  # fmt: skip
     email, postal = (contact, None) if "@" in contact else (None, contact)
@@ -160,10 +170,11 @@ async def _submit(request: Request, db: Db, settings: Settings, slug: str | None
     token = await run_in_threadpool(find)
     if token is None:
         return _form(
-            request, store, lang, number=number, contact=contact,
+            request, store, lang, number=number, contact=contact, purpose=purpose,
             message=lang._("We could not find an order with these details. Check them and try again."),
         )  # fmt: skip
-    target = f"/t/{quote(token)}" + (f"?lang={lang.code}" if explicit else "")
+    path = f"/t/{quote(token)}" if purpose == "track" else f"/r/new/{quote(token)}"
+    target = path + (f"?lang={lang.code}" if explicit else "")
     return render.secure(RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"}))
 
 
@@ -194,3 +205,23 @@ async def lookup_submit_on_domain(request: Request, db: Db, settings: AppSetting
 def domain_home(request: Request, db: Db, lang: LangQuery = None) -> Response:
     """A store's own domain opens on the lookup form; the main host has no page here."""
     return _show(request, db, None, lang)
+
+
+@router.get("/returns/{store_slug}")
+def return_lookup_page(store_slug: str, request: Request, db: Db, lang: LangQuery = None) -> Response:
+    return _show(request, db, store_slug, lang, "return")
+
+
+@router.post("/returns/{store_slug}")
+async def return_lookup_submit(store_slug: str, request: Request, db: Db, settings: AppSettings) -> Response:
+    return await _submit(request, db, settings, store_slug, "return")
+
+
+@router.get("/returns")
+def return_lookup_page_on_domain(request: Request, db: Db, lang: LangQuery = None) -> Response:
+    return _show(request, db, None, lang, "return")
+
+
+@router.post("/returns")
+async def return_lookup_submit_on_domain(request: Request, db: Db, settings: AppSettings) -> Response:
+    return await _submit(request, db, settings, None, "return")

@@ -20,12 +20,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from doorstep.core import clock
 from doorstep.db import read_transaction, transaction
 from doorstep.orders import service as order_service
 from doorstep.orders.models import LineItem, Order
 from doorstep.portal import i18n, presenter, render, theme
+from doorstep.returns import claims as claim_service
+from doorstep.returns import service as return_service
 from doorstep.shipments import service as shipment_service
 from doorstep.shipments.models import Checkpoint, Shipment
 from doorstep.stores import service as store_service
@@ -123,6 +126,9 @@ class Loaded:
     customer_timezone: str | None
     products: tuple[order_service.Product, ...]
     fingerprint: str
+    status_token: str = ""
+    can_return: bool = False  # some item is returnable now (returns policy); fills the returns slot
+    claim_parcels: tuple[int, ...] = ()  # parcels (1-based) a problem can be reported for: the claims slot
 
 
 def host_of(request: Request) -> str:
@@ -256,6 +262,17 @@ def _load(session: Session, token: str) -> Loaded | None:
         [p.product_id for p in products],
     ]  # fmt: skip
     customer = order.customer
+    can_return = return_service.get_eligibility(
+        session, store_id=store.id, order_id=order.public_id
+    ).any_eligible
+    claim_parcels = tuple(
+        n
+        for n, (shipment, _) in enumerate(parcels, start=1)
+        if any(
+            o.allowed or o.reason == "too_soon"  # "stolen" opens hours after delivery: offer the form now
+            for o in claim_service.claimable(session, store_id=store.id, shipment_id=shipment.public_id)
+        )
+    )
     return Loaded(
         store=store_view(store),
         order_id=order.id,
@@ -264,7 +281,46 @@ def _load(session: Session, token: str) -> Loaded | None:
         customer_timezone=customer.timezone if customer else None,
         products=tuple(products),
         fingerprint=json.dumps(parts, default=str),
+        status_token=order.status_token,
+        can_return=can_return,
+        claim_parcels=claim_parcels,
     )
+
+
+def returns_slot(loaded: Loaded, lang: i18n.Lang) -> dict[str, str] | None:
+    """The tracking page's returns card: a link into the returns portal while an item is returnable."""
+    if not loaded.can_return:
+        return None
+    suffix = f"?lang={lang.code}"
+    return {
+        "title": lang._("Need to return something?"),
+        "text": lang._(
+            "Start a return or an exchange online. You will see what you get back before you confirm."
+        ),
+        "href": f"/r/new/{loaded.status_token}{suffix}",
+        "action": lang._("Start a return"),
+    }
+
+
+def claims_slot(loaded: Loaded, lang: i18n.Lang) -> dict[str, Any] | None:
+    """The tracking page's "report a problem" card, for parcels whose status allows a claim."""
+    if not loaded.claim_parcels:
+        return None
+    links = [
+        (
+            f"/t/{loaded.status_token}/problem/{n}?lang={lang.code}",
+            lang._("Report a problem with parcel {n}", n=n),
+        )
+        for n in loaded.claim_parcels
+    ]
+    single = len(loaded.order.parcels) == 1
+    return {
+        "title": lang._("Problem with your parcel?"),
+        "text": lang._("Lost, damaged, missing or the wrong item: tell us and we will make it right."),
+        "href": links[0][0] if single else None,
+        "action": lang._("Report a problem"),
+        "links": [] if single else links,
+    }
 
 
 @lru_cache(maxsize=256)
@@ -321,7 +377,12 @@ def render_tracking(
         "theme": theme_obj,
         "theme_url": theme_href,
         "page": page,
-        "slots": {"returns": None, "review": None, "survey": None},  # filled by the returns/reviews issues
+        "slots": {
+            "returns": returns_slot(loaded, lang),
+            "claims": claims_slot(loaded, lang),
+            "review": None,
+            "survey": None,
+        },
         "recommendations": recommendations,
         "languages": render.language_links(request),
     }
@@ -330,20 +391,51 @@ def render_tracking(
     return render.page("tracking.html", lang, context)
 
 
+_recent = _Lru(4096)  # (token, host) → (monotonic time it was read, Loaded)
+monotonic = time.monotonic  # a seam for tests of the freshness window
+
+
 @router.get("/t/{token}", response_class=HTMLResponse)
-def tracking_page(
+async def tracking_page(
     token: str,
     request: Request,
-    db: Db,
     lang: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
+    """The page. A link read from the database less than ``portal.page_freshness_seconds`` ago is
+    answered on the event loop from memory (no thread hand-off, no query): a shopper refreshing, or a
+    burst of shoppers, costs a hash and a dictionary lookup. Anything else runs in the thread pool."""
+    fresh_for: float = request.app.state.settings.portal.page_freshness_seconds
     host = host_of(request)
-    with read_transaction(db) as session:
+    if fresh_for > 0:
+        hit = _recent.get((token, host))
+        if hit is not None and monotonic() - hit[0] < fresh_for:
+            answer = _answer(request, token, hit[1], lang, may_render=False)
+            if answer is not None:
+                return answer
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return await run_in_threadpool(_read_and_answer, request, token, host, factory, lang)
+
+
+def _read_and_answer(
+    request: Request, token: str, host: str, factory: sessionmaker[Session], lang: str | None
+) -> Response:
+    with read_transaction(factory) as session:
         loaded = load(session, token=token, host=host)
         on_domain = host_store(session, host) if loaded is None and host else None
     if loaded is None:
         fallback = i18n.lang(i18n.negotiate(lang, None, request.headers.get("accept-language"), None), None)
         return render.gone(fallback, lookup_url="/track" if on_domain else None)
+    _recent.put((token, host), (monotonic(), loaded))
+    answer = _answer(request, token, loaded, lang, may_render=True)
+    assert answer is not None  # may_render: always an answer
+    return answer
+
+
+def _answer(
+    request: Request, token: str, loaded: Loaded, lang: str | None, *, may_render: bool
+) -> Response | None:
+    """The 304, the cached page or (``may_render``) a fresh render; None when rendering is needed but
+    not allowed here (on the event loop). Counts the visit only when it answers."""
     code = i18n.negotiate(
         lang, loaded.customer_locale, request.headers.get("accept-language"), loaded.store.locale
     )
@@ -352,18 +444,24 @@ def tracking_page(
     today = clock.now().astimezone(language.tz).date().isoformat()
     etag = _etag(loaded, language, today, theme_obj.digest)
     headers = {**PAGE_HEADERS, "ETag": etag, "Content-Language": language.html_lang}
+    not_modified = _matches(request.headers.get("if-none-match"), etag)
+    body: bytes | None = None
+    if not not_modified:
+        key = (token, etag, request.url.query)
+        body = _page_cache.get(key)
+        if body is None:
+            if not may_render:
+                return None
+            body = render_tracking(
+                request, loaded, language, theme_obj=theme_obj,
+                theme_href=theme.theme_url(loaded.store.public_id, theme_obj),
+            ).encode()  # fmt: skip
+            _page_cache.put(key, body)
     visits = visits_for(request)
-    visit = BackgroundTask(visits.flush, db) if visits.add(loaded.store.id, loaded.order_id) else None
-    if _matches(request.headers.get("if-none-match"), etag):
-        return render.secure(Response(status_code=304, headers=headers, background=visit))
-    key = (token, etag, request.url.query)
-    body = _page_cache.get(key)
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    visit = BackgroundTask(visits.flush, factory) if visits.add(loaded.store.id, loaded.order_id) else None
     if body is None:
-        body = render_tracking(
-            request, loaded, language, theme_obj=theme_obj,
-            theme_href=theme.theme_url(loaded.store.public_id, theme_obj),
-        ).encode()  # fmt: skip
-        _page_cache.put(key, body)
+        return render.secure(Response(status_code=304, headers=headers, background=visit))
     response = render.html(body, headers=headers)
     response.background = visit
     return response

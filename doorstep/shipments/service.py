@@ -378,15 +378,18 @@ def _carrier_for(name: str | None, number: str) -> str | None:
 
 
 def _find_by_number(
-    session: Session, store_id: int, number: str, direction: str, carrier: str | None
+    session: Session, store_id: int, number: str, direction: str | None, carrier: str | None
 ) -> Shipment | None:
+    """The parcel with this number (and direction, when given; outbound first when not)."""
     stmt = (
         scoped(select(Shipment), Shipment, store_id)
-        .where(Shipment.tracking_number == number, Shipment.direction == direction)
+        .where(Shipment.tracking_number == number)
         .order_by(Shipment.id)
         .with_for_update(of=Shipment)
     )
-    rows = list(session.scalars(stmt).unique())
+    if direction is not None:
+        stmt = stmt.where(Shipment.direction == direction)
+    rows = sorted(session.scalars(stmt).unique(), key=lambda row: row.direction != "outbound")
     for row in rows:
         if carrier and row.carrier == carrier:
             return row
@@ -426,7 +429,10 @@ def apply_tracking(session: Session, *, store_id: int, cmd: ApplyTracking, sourc
     """Apply a tracking source's view of one parcel, creating or attaching the shipment as needed."""
     number = _normalize_number(cmd.tracking_number)
     carrier = _carrier_for(cmd.carrier, number)
-    shipment = _find_by_number(session, store_id, number, cmd.direction.value, carrier)
+    # Carriers do not say which way a parcel travels: unless the source did, a known return parcel
+    # (a return's label) matches too, so its scans reach it instead of creating an outbound twin.
+    direction = cmd.direction.value if "direction" in cmd.model_fields_set else None
+    shipment = _find_by_number(session, store_id, number, direction, carrier)
     if shipment is None:
         order = (
             order_service.find_by_external_id(session, store_id=store_id, external_id=cmd.order_ref)

@@ -184,3 +184,16 @@ def get_connection(session: Session, *, store_id: int, provider: str, secret: st
 def list_connections(session: Session, *, store_id: int) -> list[str]:
     stmt = scoped(select(StoreConnection.provider), StoreConnection, store_id)
     return list(session.scalars(stmt.order_by(StoreConnection.provider)))
+
+
+def remove_connection(session: Session, *, store_id: int, provider: str) -> bool:
+    """Forget a provider's credentials for a store; returns whether there were any."""
+    stmt = scoped(select(StoreConnection), StoreConnection, store_id).where(
+        StoreConnection.provider == provider
+    )
+    row = session.scalars(stmt).one_or_none()
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True

@@ -179,6 +179,11 @@ UNSCOPED_ALLOWED = {
     "doorstep.stores.service.get_store_by_public_id": "resolves the tenant from a public theme URL",
     "doorstep.orders.service.get_by_status_token": "resolves the tenant from the shopper's random link token",
     "doorstep.orders.service.status_page_fingerprint": "resolves the tenant from the shopper's random link token",
+    "doorstep.orders.service._fingerprint_statement": "builds status_page_fingerprint's token lookup once",
+    "doorstep.outbox.service.list_messages": "scoped when a store is given; the local dev outbox shows every store",
+    "doorstep.outbox.service.get_message": "scoped when a store is given; the local dev outbox shows every store",
+    "doorstep.messaging.service.find_by_public_id": "resolves the tenant from a signed engagement link",
+    "doorstep.returns.service.get_by_token": "resolves the tenant from the shopper's random return link token",
 }
 
 

@@ -73,6 +73,11 @@ class Config(BaseModel):
     access_token: SecretStr | None = Field(
         None, description="Admin API access token, for calls back to Shopify (e.g. creating refunds)."
     )
+    admin_base_url: str | None = Field(
+        None,
+        max_length=500,
+        description="Where the Admin API answers; https://{shop_domain} when unset (a proxy or a local test server).",
+    )
 
 
 # Shopify's fulfillment tracking codes: FulfillmentEvent.status (fulfillment_events/create) and

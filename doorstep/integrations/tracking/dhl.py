@@ -492,13 +492,6 @@ def parse(body: bytes) -> Parsed:
 # --- polling -------------------------------------------------------------------------------------------
 
 
-def _merge(into: Parsed, other: Parsed) -> None:
-    into.updates.extend(other.updates)
-    into.ignored.extend(other.ignored)
-    into.errors.extend(other.errors)
-    into.unknown_codes.extend(other.unknown_codes)
-
-
 def fetch(client: httpx.Client, config: Config, numbers: list[str]) -> list[Fetched]:
     """Ask the Unified API for each number (one per request); every answer raw."""
     fetched: list[Fetched] = []
@@ -518,7 +511,7 @@ def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
     for answer in fetch(client, config, numbers):
         label = ", ".join(answer.numbers)
         try:
-            _merge(result, _parse(answer.body, answer.numbers[0] if len(answer.numbers) == 1 else None))
+            result.merge(_parse(answer.body, answer.numbers[0] if len(answer.numbers) == 1 else None))
         except (ValueError, json.JSONDecodeError) as exc:
             result.errors.append(f"{label}: DHL answered HTTP {answer.status_code}: {exc}")
     return result

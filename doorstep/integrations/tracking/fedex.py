@@ -484,13 +484,6 @@ def _token(client: httpx.Client, config: Config) -> str:
     return token
 
 
-def _merge(into: Parsed, other: Parsed) -> None:
-    into.updates.extend(other.updates)
-    into.ignored.extend(other.ignored)
-    into.errors.extend(other.errors)
-    into.unknown_codes.extend(other.unknown_codes)
-
-
 def fetch(client: httpx.Client, config: Config, numbers: list[str]) -> list[Fetched]:
     """Ask for the numbers in batches of 30; every answer raw, the token's never."""
     if not numbers:
@@ -516,7 +509,7 @@ def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
     result = Parsed()
     for answer in fetch(client, config, numbers):
         try:
-            _merge(result, parse(answer.body))
+            result.merge(parse(answer.body))
         except (ValueError, json.JSONDecodeError) as exc:
             result.errors.append(
                 f"{', '.join(answer.numbers)}: FedEx answered HTTP {answer.status_code}: {exc}"

@@ -38,6 +38,13 @@ class Parsed:
     errors: list[str] = field(default_factory=list)  # e.g. "1Z…: carrier says tracking number not found"
     unknown_codes: list[str] = field(default_factory=list)  # raw codes that fell back to a coarse category
 
+    def merge(self, other: "Parsed") -> None:
+        """Add another answer's results (a poll parses one answer per request or batch)."""
+        self.updates.extend(other.updates)
+        self.ignored.extend(other.ignored)
+        self.errors.extend(other.errors)
+        self.unknown_codes.extend(other.unknown_codes)
+
 
 @dataclass(frozen=True)
 class Fetched:

@@ -442,13 +442,6 @@ def _token(client: httpx.Client, config: Config) -> str:
     return token
 
 
-def _merge(into: Parsed, other: Parsed) -> None:
-    into.updates.extend(other.updates)
-    into.ignored.extend(other.ignored)
-    into.errors.extend(other.errors)
-    into.unknown_codes.extend(other.unknown_codes)
-
-
 def fetch(client: httpx.Client, config: Config, numbers: list[str]) -> list[Fetched]:
     """Ask for each number (the Track API takes one per request); every answer raw, the token's never."""
     if not numbers:
@@ -473,7 +466,7 @@ def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
     for answer in fetch(client, config, numbers):
         label = ", ".join(answer.numbers)
         try:
-            _merge(result, _parse(answer.body, answer.numbers[0] if len(answer.numbers) == 1 else None))
+            result.merge(_parse(answer.body, answer.numbers[0] if len(answer.numbers) == 1 else None))
         except (ValueError, json.JSONDecodeError) as exc:
             result.errors.append(f"{label}: UPS answered HTTP {answer.status_code}: {exc}")
     return result

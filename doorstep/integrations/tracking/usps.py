@@ -494,13 +494,6 @@ def parse(body: bytes) -> Parsed:
 # --- polling -------------------------------------------------------------------------------------------
 
 
-def _merge(into: Parsed, other: Parsed) -> None:
-    into.updates.extend(other.updates)
-    into.ignored.extend(other.ignored)
-    into.errors.extend(other.errors)
-    into.unknown_codes.extend(other.unknown_codes)
-
-
 def _token(client: httpx.Client, config: Config, client_id: SecretStr, client_secret: SecretStr) -> str:
     response = client.post(
         f"{config.base_url.rstrip('/')}{_AUTH_PATH}",
@@ -566,7 +559,7 @@ def poll(client: httpx.Client, config: Config, numbers: list[str]) -> Parsed:
     for answer in fetch(client, config, numbers):
         label = ", ".join(answer.numbers)  # a Web Tools error names the whole batch
         try:
-            _merge(result, _parse(answer.body, label))
+            result.merge(_parse(answer.body, label))
         except (ValueError, json.JSONDecodeError) as exc:
             result.errors.append(f"{label}: USPS answered HTTP {answer.status_code}: {exc}")
     return result
