@@ -2,12 +2,12 @@
 
 import functools
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Engine, Select, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from doorstep.core.errors import Conflict, Invalid, NotFound
 from doorstep.core.pagination import paginate
 from doorstep.core.tenancy import scoped
 from doorstep.customers import service as customer_service
+from doorstep.db import OneRowRead
 from doorstep.flows import service as flow_service
 from doorstep.orders.commands import (
     CancelOrder,
@@ -504,17 +505,28 @@ def rotate_status_token(session: Session, *, store_id: int, order_id: str) -> Or
     return order
 
 
-def record_tracking_visit(session: Session, *, store_id: int, order_id: int, count: int = 1) -> None:
-    """Count views of the tracking page: a single UPDATE (updated_at is left alone)."""
-    session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.store_id == store_id)
+def record_tracking_visits(session: Session, *, counts: Mapping[tuple[int, int], int]) -> None:
+    """Add counted views of tracking pages, ``{(store id, order id): views}``: one statement run for
+    every order (executemany, no ORM bookkeeping), ``updated_at`` left alone."""
+    if not counts:
+        return
+    orders = Order.__table__
+    assert isinstance(orders, Table)
+    statement = (
+        update(orders)
+        .where(orders.c.id == bindparam("order_id"), orders.c.store_id == bindparam("tenant"))
         .values(
-            tracking_page_visits=Order.tracking_page_visits + count,
-            tracking_page_last_visit_at=clock.now(),
-            updated_at=Order.updated_at,
+            tracking_page_visits=orders.c.tracking_page_visits + bindparam("views"),
+            tracking_page_last_visit_at=bindparam("visited_at"),
+            updated_at=orders.c.updated_at,
         )
     )
+    now = clock.now()
+    rows = [
+        {"order_id": order_id, "tenant": store_id, "views": views, "visited_at": now}
+        for (store_id, order_id), views in sorted(counts.items(), key=lambda kv: kv[0][1])
+    ]
+    session.execute(statement, rows)
 
 
 @dataclass(frozen=True)
@@ -593,19 +605,26 @@ def recommend_products(
     return sorted(products, key=lambda p: order.index(p.product_id))
 
 
-def status_page_fingerprint(session: Session, *, token: str) -> tuple[int, int, str] | None:
+def status_page_fingerprint(engine: Engine, *, token: str) -> tuple[int, int, str] | None:
     """(order id, store id, a digest of everything the tracking page shows) in one cheap query, or None.
 
     Changes whenever the order, its store (branding), its parcels or their scans change, so a page
-    rendered earlier can be reused while it stays equal.
+    rendered earlier can be reused while it stays equal. Asked on every page view, so it runs without a
+    Session on its own pooled connection (:class:`doorstep.db.OneRowRead`), outside any transaction the
+    caller holds: a page loaded after this read is never older than the digest it is cached under, so a
+    change in between only costs one more load.
     """
     if not 16 <= len(token) <= 64:
         return None
-    stmt = _fingerprint_statement()
-    row = session.execute(stmt, {"token": token}).one_or_none()
+    row = _fingerprint_read(engine).one_or_none({"token": token})
     if row is None:
         return None
     return int(row[0]), int(row[1]), "|".join(str(v) for v in row[2:])
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint_read(engine: Engine) -> OneRowRead:
+    return OneRowRead(engine, _fingerprint_statement())
 
 
 @functools.cache

@@ -64,9 +64,8 @@ def page(name: str, lang: i18n.Lang, context: Mapping[str, Any]) -> str:
 
 
 def html(body: str | bytes, status_code: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
-    response = HTMLResponse(body, status_code=status_code, headers=dict(headers or {}))
-    secure(response)
-    return response
+    # The security headers go in with the others: one header list built once, not edited afterwards.
+    return HTMLResponse(body, status_code=status_code, headers={**(headers or {}), **SECURITY_HEADERS})
 
 
 def gone(lang: i18n.Lang, *, lookup_url: str | None = None, status_code: int = 404) -> HTMLResponse:

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -78,28 +79,35 @@ class Visits:
         self._pending: dict[tuple[int, int], int] = {}
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
+        self._flush_due = False  # a flush was asked for and has not run yet
 
     def add(self, store_id: int, order_id: int) -> bool:
-        """Count one view; True when it is time to flush."""
+        """Count one view; True for the one caller that should flush now.
+
+        Only one flush is asked for at a time: under a burst every view after the due time would
+        otherwise schedule its own, each taking SQLite's write lock for a handful of counts.
+        """
         with self._lock:
             key = (store_id, order_id)
             self._pending[key] = self._pending.get(key, 0) + 1
-            return time.monotonic() - self._last_flush >= self.FLUSH_EVERY
+            if self._flush_due or time.monotonic() - self._last_flush < self.FLUSH_EVERY:
+                return False
+            self._flush_due = True
+            return True
 
     def flush(self, factory: sessionmaker[Session]) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._last_flush = time.monotonic()
+            self._flush_due = False
         if not pending:
             return
         with transaction(factory) as session:
-            for (store_id, order_id), count in sorted(pending.items(), key=lambda kv: kv[0][1]):
-                order_service.record_tracking_visit(
-                    session, store_id=store_id, order_id=order_id, count=count
-                )
+            order_service.record_tracking_visits(session, counts=pending)
 
 
-_loaded_cache = _Lru(4096)  # token → (fingerprint, Loaded)
+monotonic = time.monotonic  # a seam for tests of the freshness window
+_loaded_cache = _Lru(4096)  # token → (fingerprint, Loaded, monotonic time it was loaded)
 _page_cache = _Lru(4096)  # (token, fingerprint, language, zone, today) → rendered HTML
 
 
@@ -225,26 +233,42 @@ def recommended(session: Session, store_id: int, product_ids: Sequence[str]) -> 
     return products
 
 
-def load(session: Session, *, token: str, host: str) -> Loaded | None:
-    """Everything the page shows, read in one read-only transaction; None for an unusable link.
+_RELOAD_AFTER = (
+    60.0  # seconds: what depends on the clock alone (return window, claim timing) is re-read this often
+)
 
-    One query tells whether what the page shows changed since the last view; while it has not, the
-    order loaded then is reused.
+
+def load(engine: Engine, factory: sessionmaker[Session], *, token: str, host: str) -> Loaded | None:
+    """Everything the page shows; None for an unusable link.
+
+    One query (no Session) tells whether what the page shows changed since the last view; while it has
+    not, the order loaded then is reused, for at most a minute. Otherwise the order is read in one
+    read-only transaction.
     """
-    fingerprint = order_service.status_page_fingerprint(session, token=token)
+    fingerprint = order_service.status_page_fingerprint(engine, token=token)
     if fingerprint is None:
         return None
     _, store_id, digest = fingerprint
-    if host and host_store(session, host) not in (None, store_id):
+    if host and _store_of_host(factory, host) not in (None, store_id):
         return None  # a store's domain only ever shows that store's orders
+    now = monotonic()
     cached = _loaded_cache.get(token)
-    if cached is not None and cached[0] == digest:
+    if cached is not None and cached[0] == digest and now - cached[2] < _RELOAD_AFTER:
         loaded: Loaded = cached[1]
         return loaded
-    fresh = _load(session, token)
+    with read_transaction(factory) as session:
+        fresh = _load(session, token)
     if fresh is not None:
-        _loaded_cache.put(token, (digest, fresh))
+        _loaded_cache.put(token, (digest, fresh, now))
     return fresh
+
+
+def _store_of_host(factory: sessionmaker[Session], host: str) -> int | None:
+    hit = _hosts.get(host)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    with read_transaction(factory) as session:
+        return host_store(session, host)
 
 
 def _load(session: Session, token: str) -> Loaded | None:
@@ -392,7 +416,6 @@ def render_tracking(
 
 
 _recent = _Lru(4096)  # (token, host) → (monotonic time it was read, Loaded)
-monotonic = time.monotonic  # a seam for tests of the freshness window
 
 
 @router.get("/t/{token}", response_class=HTMLResponse)
@@ -419,10 +442,9 @@ async def tracking_page(
 def _read_and_answer(
     request: Request, token: str, host: str, factory: sessionmaker[Session], lang: str | None
 ) -> Response:
-    with read_transaction(factory) as session:
-        loaded = load(session, token=token, host=host)
-        on_domain = host_store(session, host) if loaded is None and host else None
+    loaded = load(request.app.state.engine, factory, token=token, host=host)
     if loaded is None:
+        on_domain = _store_of_host(factory, host) if host else None
         fallback = i18n.lang(i18n.negotiate(lang, None, request.headers.get("accept-language"), None), None)
         return render.gone(fallback, lookup_url="/track" if on_domain else None)
     _recent.put((token, host), (monotonic(), loaded))
@@ -461,7 +483,7 @@ def _answer(
     factory: sessionmaker[Session] = request.app.state.session_factory
     visit = BackgroundTask(visits.flush, factory) if visits.add(loaded.store.id, loaded.order_id) else None
     if body is None:
-        return render.secure(Response(status_code=304, headers=headers, background=visit))
+        return Response(status_code=304, headers={**headers, **render.SECURITY_HEADERS}, background=visit)
     response = render.html(body, headers=headers)
     response.background = visit
     return response

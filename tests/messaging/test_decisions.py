@@ -49,7 +49,7 @@ def test_an_exit_milestone_while_a_step_waits_suppresses_it_with_the_reason(
             f"/api/v1/shipments/{shipment}/checkpoints", json={"checkpoints": [pickup]}, headers=store.headers
         )
         run_worker(factory, settings)
-    with time_machine.travel(NOW + timedelta(hours=1, seconds=5), tick=True):
+    with time_machine.travel(NOW + timedelta(hours=1, minutes=5), tick=True):
         run_worker(factory, settings)
     decided = {m.milestone: (m.status, m.reason) for m in messages(factory, store.id)}
     assert decided["shipment.exception"] == ("suppressed", "the flow exits on shipment.available_for_pickup")
@@ -66,7 +66,7 @@ def test_a_message_due_after_the_order_was_cancelled_is_suppressed(
         order = client.post("/api/v1/orders", json=order_body(2), headers=store.headers).json()
         cancelled = client.post(f"/api/v1/orders/{order['id']}/cancel", json={}, headers=store.headers)
         assert cancelled.status_code == 200, cancelled.text
-    with time_machine.travel(NOW + timedelta(hours=2, seconds=5), tick=True):
+    with time_machine.travel(NOW + timedelta(hours=2, minutes=5), tick=True):
         run_worker(factory, settings)
     [message] = messages(factory, store.id)
     assert (message.status, message.reason) == ("suppressed", "the order was cancelled")
