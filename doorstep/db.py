@@ -4,6 +4,8 @@ SQLite (the embedded default) runs in WAL mode with foreign keys and a busy time
 through psycopg 3. Entry points (a request, a job, a CLI command) open one transaction; services flush.
 """
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -132,6 +134,10 @@ def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+class WouldBlock(Exception):
+    """A read on the event loop would have had to wait (or cannot run there): run it on a thread instead."""
+
+
 class OneRowRead:
     """One compiled single-statement read run on a pooled driver connection: no Session, no Result.
 
@@ -142,23 +148,50 @@ class OneRowRead:
     rolls the connection back when it is returned.
     """
 
+    LOOP_BUSY_TIMEOUT = 0.05  # seconds a read on the event loop may wait for a lock before giving up
+
     def __init__(self, engine: Engine, statement: Select[Any]) -> None:
         self._engine = engine
         self._compiled = statement.compile(dialect=engine.dialect)
         self._sql = str(self._compiled)
+        database = engine.url.database or ""
+        self._sqlite_file = engine.dialect.name == "sqlite" and database not in ("", ":memory:")
+        self._local = threading.local()
 
-    def one_or_none(self, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    def _args(self, params: dict[str, Any]) -> Any:
         bound = self._compiled.construct_params(params)
         names = self._compiled.positiontup
-        args: Any = tuple(bound[n] for n in names) if self._compiled.positional and names else bound
+        return tuple(bound[n] for n in names) if self._compiled.positional and names else bound
+
+    def one_or_none(self, params: dict[str, Any]) -> tuple[Any, ...] | None:
         connection = self._engine.raw_connection()
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(self._sql, args)
+                cursor.execute(self._sql, self._args(params))
                 row = cursor.fetchone()
             finally:
                 cursor.close()
         finally:
             connection.close()
+        return tuple(row) if row is not None else None
+
+    def one_or_none_on_loop(self, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The same read for code running on the event loop, where handing it to a thread costs more
+        than the read: only for a SQLite file (a local, indexed read of microseconds; a network
+        database always goes to a thread), on this thread's own connection whose busy timeout is
+        50 ms, so the loop can never wait longer. Raises :class:`WouldBlock` instead of waiting."""
+        if not self._sqlite_file:
+            raise WouldBlock("not a SQLite file")
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        try:
+            if connection is None:
+                connection = sqlite3.connect(
+                    self._engine.url.database or "", timeout=self.LOOP_BUSY_TIMEOUT,
+                    isolation_level=None, check_same_thread=False,
+                )  # fmt: skip
+                self._local.connection = connection
+            row = connection.execute(self._sql, self._args(params)).fetchone()
+        except sqlite3.OperationalError as exc:  # locked, or the file cannot be opened here
+            raise WouldBlock(str(exc)) from exc
         return tuple(row) if row is not None else None

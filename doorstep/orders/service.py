@@ -605,18 +605,22 @@ def recommend_products(
     return sorted(products, key=lambda p: order.index(p.product_id))
 
 
-def status_page_fingerprint(engine: Engine, *, token: str) -> tuple[int, int, str] | None:
+def status_page_fingerprint(
+    engine: Engine, *, token: str, on_loop: bool = False
+) -> tuple[int, int, str] | None:
     """(order id, store id, a digest of everything the tracking page shows) in one cheap query, or None.
 
     Changes whenever the order, its store (branding), its parcels or their scans change, so a page
     rendered earlier can be reused while it stays equal. Asked on every page view, so it runs without a
     Session on its own pooled connection (:class:`doorstep.db.OneRowRead`), outside any transaction the
     caller holds: a page loaded after this read is never older than the digest it is cached under, so a
-    change in between only costs one more load.
+    change in between only costs one more load. ``on_loop``: the caller is on the event loop (see
+    :meth:`doorstep.db.OneRowRead.one_or_none_on_loop`; may raise :class:`doorstep.db.WouldBlock`).
     """
     if not 16 <= len(token) <= 64:
         return None
-    row = _fingerprint_read(engine).one_or_none({"token": token})
+    read = _fingerprint_read(engine)
+    row = read.one_or_none_on_loop({"token": token}) if on_loop else read.one_or_none({"token": token})
     if row is None:
         return None
     return int(row[0]), int(row[1]), "|".join(str(v) for v in row[2:])

@@ -24,7 +24,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from doorstep.core import clock
-from doorstep.db import read_transaction, transaction
+from doorstep.db import WouldBlock, read_transaction, transaction
 from doorstep.orders import service as order_service
 from doorstep.orders.models import LineItem, Order
 from doorstep.portal import i18n, presenter, render, theme
@@ -435,8 +435,38 @@ async def tracking_page(
             answer = _answer(request, token, hit[1], lang, may_render=False)
             if answer is not None:
                 return answer
+    unchanged = _answer_if_unchanged(request, token, host, lang)
+    if unchanged is not None:
+        return unchanged
     factory: sessionmaker[Session] = request.app.state.session_factory
     return await run_in_threadpool(_read_and_answer, request, token, host, factory, lang)
+
+
+def _answer_if_unchanged(request: Request, token: str, host: str, lang: str | None) -> Response | None:
+    """On the event loop, for a SQLite file: when the fingerprint read (microseconds, bounded to 50 ms
+    of lock waiting) says the order loaded before is still what the page shows, answer from memory.
+    Under a burst of views, handing this to the thread pool cost more CPU than the read itself. None
+    sends the view to the thread pool (a change, a first view, a render, a lock, PostgreSQL)."""
+    engine: Engine = request.app.state.engine
+    try:
+        fingerprint = order_service.status_page_fingerprint(engine, token=token, on_loop=True)
+    except WouldBlock:
+        return None
+    cached = _loaded_cache.get(token)
+    if fingerprint is None or cached is None or cached[0] != fingerprint[2]:
+        return None
+    now = monotonic()
+    loaded: Loaded = cached[1]
+    if now - cached[2] >= _RELOAD_AFTER:
+        return None
+    if host:
+        known = _hosts.get(host)
+        if known is None or known[0] <= time.monotonic() or known[1] not in (None, fingerprint[1]):
+            return None  # an unknown or foreign domain: the thread path decides
+    answer = _answer(request, token, loaded, lang, may_render=False)
+    if answer is not None:
+        _recent.put((token, host), (now, loaded))
+    return answer
 
 
 def _read_and_answer(
