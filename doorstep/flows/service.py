@@ -124,6 +124,7 @@ def record_history(
     )
     seen: set[tuple[str, str]] = {(subject, name) for subject, name in session.execute(stmt)}
     now = clock.now()
+    public_ids = ids.id_stream("ms", chunk=min(len(occurrences), 4096))
     rows: list[dict[str, Any]] = []
     for occ in occurrences:
         registry.get(occ.name)  # unknown names are a programming error
@@ -132,7 +133,7 @@ def record_history(
         seen.add((occ.subject_id, occ.name))
         rows.append(
             {
-                "public_id": ids.new_id("ms"),
+                "public_id": next(public_ids),
                 "store_id": store_id,
                 "name": occ.name,
                 "subject_id": occ.subject_id,
