@@ -117,6 +117,7 @@ _Encoder = Callable[[Any], Any]
 _STATE_DATA: dict[Status, dict[str, Any]] = {s: {"status": s.value, "substatus": None} for s in Status}
 _Column = tuple[str, _Encoder | None, Any]  # name, how its value is stored, scalar default
 _PLANS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[_Column]]] = {}
+_PG_TYPES: dict[str, list[str]] = {}  # PostgreSQL COPY statement → its columns' type names
 
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
@@ -177,22 +178,30 @@ def _plan(session: Session, table: Table, given: tuple[str, ...]) -> tuple[str, 
         by_name = {name: (name, encoder, scalar) for name, encoder, scalar in columns}
         plan = (str(compiled), [by_name[str(name)] for name in compiled.positiontup or ()])
     else:
-        # Core's "INSERT INTO t (a, b)" (quoting included), fed by one array parameter per column.
+        # Core's "INSERT INTO t (a, b)" (quoting included) turned into "COPY t (a, b) FROM STDIN".
         head, _, _ = str(compiled).partition(" VALUES ")
-        arrays = ", ".join(
-            "%b::" + re.sub(r"\(.*\)", "", table.c[name].type.compile(dialect=dialect)) + "[]"
+        sql = "COPY " + head.removeprefix("INSERT INTO ") + " FROM STDIN (FORMAT BINARY)"
+        _PG_TYPES[sql] = [
+            re.sub(r"\(.*\)", "", table.c[name].type.compile(dialect=dialect)).lower()
             for name, _, _ in columns
-        )
-        plan = (head + " SELECT * FROM unnest(" + arrays + ")", columns)  # noqa: S608 - names from metadata, values bound
+        ]
+        plan = (sql, columns)
     _PLANS[key] = plan
     return plan
 
 
-def _insert_pg(session: Session, sql: str, arrays: list[list[Any]]) -> None:
-    """``INSERT … SELECT * FROM unnest(%s::type[], …)``: the whole batch in one statement, one array per
-    column, so the statement text stays small and the server parses it once."""
-    # The placeholders are %b (binary): arrays go over the wire without text quoting and escaping.
-    session.connection().exec_driver_sql(sql, tuple(arrays))
+def _insert_pg(session: Session, sql: str, columns: list[list[Any]]) -> None:
+    """``COPY t (…) FROM STDIN (FORMAT BINARY)``: the whole batch as one binary stream, no statement
+    per row and no per-row executor work on the server (PostgreSQL buffers COPY rows into multi-row
+    heap inserts), each value in the column's binary form."""
+    cursor = session.connection().connection.cursor()
+    try:
+        with cursor.copy(sql) as copy:
+            copy.set_types(_PG_TYPES[sql])
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 # Encoded values shared by the inserts of one batch, per encoder: id(value) → (value, stored form).
@@ -588,6 +597,7 @@ class BulkWriter:
             store_id=self.store_id,
             occurrences=occurrences,
             write=lambda s, table, rows: insert_rows(s, table, rows, memo=self._memo),
+            new_subjects=True,  # every subject is an order or parcel this batch just created
         )
         written.orders = len(fresh)
         written.rows += len(order_rows) + len(line_rows) + len(payment_rows) + len(review_rows)
