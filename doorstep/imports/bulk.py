@@ -1,8 +1,8 @@
 """The fast path for history imports: drafts in, batched multi-row INSERTs out.
 
 Adapters (``olist.py``, ``shopify_csv.py``) turn files into the frozen drafts below; :class:`BulkWriter`
-writes a batch of them in the caller's transaction with one ``INSERT … VALUES (…), (…) RETURNING id``
-per table (SQLAlchemy Core "insertmanyvalues"), never a round trip per row. The rules are the live
+writes a batch of them in the caller's transaction with one bulk insert per table (:func:`insert_rows`:
+binary ``COPY`` on PostgreSQL, the driver's ``executemany`` on SQLite), never a round trip per row. The rules are the live
 path's own, called here rather than re-implemented:
 
 - order money: ``doorstep.orders.service.derive_totals``;
@@ -144,8 +144,8 @@ def _plan(session: Session, table: Table, given: tuple[str, ...]) -> tuple[str, 
 
     Columns the rows leave out are filled from their Python scalar default when they have one and
     no server default (so other capabilities' new columns keep working). On SQLite the statement is
-    the one-row ``INSERT … VALUES (?, …)``; on PostgreSQL it is the ``INSERT … VALUES`` prefix that
-    :func:`_insert_pg` completes with one ``(%s, …)`` group per row.
+    the one-row ``INSERT … VALUES (?, …)`` for ``executemany``; on PostgreSQL it is the
+    ``COPY t (…) FROM STDIN (FORMAT BINARY)`` that :func:`_insert_pg` streams the rows into.
     """
     dialect = session.get_bind().dialect
     key = (dialect.name, table.name, given)
