@@ -199,11 +199,22 @@ def to_minor(amount: str, currency: str) -> int:
     """Parse a decimal string such as ``"19.99"`` into minor units exactly (no float)."""
     from decimal import Decimal, InvalidOperation
 
+    places = exponent(currency)
+    # Plain "123" or "123.4" with no more decimals than the currency has (nearly every amount in an
+    # export): integer arithmetic on the digits, the same answer as the Decimal path below, faster.
+    whole, dot, fraction = amount.strip().partition(".")
+    if (
+        whole.isascii()
+        and whole.isdigit()
+        and (not dot or (fraction.isascii() and fraction.isdigit() and len(fraction) <= places))
+    ):
+        scale: int = 10**places
+        return int(whole) * scale + (int(fraction.ljust(places, "0")) if fraction else 0)
     try:
         value = Decimal(amount.strip())
     except InvalidOperation as exc:
         raise ValueError(f"not a decimal amount: {amount!r}") from exc
-    scaled = value.scaleb(exponent(currency))
+    scaled = value.scaleb(places)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{amount!r} has more decimals than {currency} allows")
     return int(scaled)

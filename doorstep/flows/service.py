@@ -108,22 +108,29 @@ def record_history(
     store_id: int,
     occurrences: Sequence[Occurrence],
     write: Callable[[Session, Table, list[dict[str, Any]]], None] | None = None,
+    new_subjects: bool = False,
 ) -> int:
     """Record milestones that happened in the past (history imports), in bulk; return how many were new.
 
     The same rules as :func:`emit` — registered names only, once per (subject, name) — but every row is
     ``is_historical=True``, so flows never react to it: an imported order delivered in 2018 sends no
     "delivered" message today. Rows go in with one multi-row INSERT, in the caller's transaction
-    (``write`` lets a bulk caller insert them through its own fast path).
+    (``write`` lets a bulk caller insert them through its own fast path). ``new_subjects`` says every
+    subject was created in this transaction, so none can have a milestone yet and the lookup of those
+    already recorded is skipped (a history import's fresh orders and parcels: tens of thousands of
+    index probes per batch that can only come back empty).
     """
     if not occurrences:
         return 0
-    subjects = {o.subject_id for o in occurrences}
-    stmt = scoped(select(MilestoneEvent.subject_id, MilestoneEvent.name), MilestoneEvent, store_id).where(
-        MilestoneEvent.subject_id.in_(subjects)
-    )
-    seen: set[tuple[str, str]] = {(subject, name) for subject, name in session.execute(stmt)}
+    seen: set[tuple[str, str]] = set()
+    if not new_subjects:
+        subjects = {o.subject_id for o in occurrences}
+        stmt = scoped(select(MilestoneEvent.subject_id, MilestoneEvent.name), MilestoneEvent, store_id).where(
+            MilestoneEvent.subject_id.in_(subjects)
+        )
+        seen.update((subject, name) for subject, name in session.execute(stmt))
     now = clock.now()
+    public_ids = ids.id_stream("ms", chunk=min(len(occurrences), 4096))
     rows: list[dict[str, Any]] = []
     for occ in occurrences:
         registry.get(occ.name)  # unknown names are a programming error
@@ -132,7 +139,7 @@ def record_history(
         seen.add((occ.subject_id, occ.name))
         rows.append(
             {
-                "public_id": ids.new_id("ms"),
+                "public_id": next(public_ids),
                 "store_id": store_id,
                 "name": occ.name,
                 "subject_id": occ.subject_id,

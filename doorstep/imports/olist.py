@@ -85,10 +85,11 @@ def _table(directory: Path, name: str, rejects: Rejects, *, required: bool = Tru
 
 
 def _time(value: str, column: str) -> datetime | None:
-    if not value.strip():
+    text = value.strip()
+    if not text:
         return None
     try:
-        return datetime.fromisoformat(value.strip()).replace(tzinfo=BRAZIL)
+        return datetime.fromisoformat(text).replace(tzinfo=BRAZIL)
     except ValueError as exc:
         raise Unusable(f"{column} {value!r} is not a date and time") from exc
 

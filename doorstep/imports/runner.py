@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep.core import clock
 from doorstep.db import transaction
-from doorstep.imports.bulk import BulkWriter
+from doorstep.imports.bulk import BulkWriter, checkpoint
 from doorstep.imports.drafts import CategoryDraft, OrderDraft, ProductDraft, SellerDraft
 from doorstep.imports.models import ImportRun
 from doorstep.imports.rejects import Rejects
@@ -80,6 +80,7 @@ def run_import(
     summary.rejected = len(rejects)
     with transaction(factory) as session:
         _save(session, summary, rejected=summary.rejected, finished=summary.status == "completed")
+    checkpoint(factory)
     return summary
 
 
