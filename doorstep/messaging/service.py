@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -342,18 +342,21 @@ def _message(session: Session, store_id: int, message_pk: int) -> Message:
     return message
 
 
-def mark_sent(
-    session: Session, *, store_id: int, message_pk: int, provider_message_id: str | None
-) -> Message:
-    message = _message(session, store_id, message_pk)
-    if message.status == MessageStatus.sending:
-        now = clock.now()
-        message.status = MessageStatus.sent
-        message.provider_message_id = provider_message_id
-        message.sent_at = now
-        message.updated_at = now
-        session.flush()
-    return message
+def mark_sent(session: Session, *, store_id: int, message_pk: int, provider_message_id: str | None) -> bool:
+    """Record the channel's acceptance, in one statement; False if the row was no longer ``sending``."""
+    now = clock.now()
+    stmt = (
+        update(Message)
+        .where(
+            Message.id == message_pk,
+            Message.store_id == store_id,
+            Message.status == MessageStatus.sending.value,
+        )
+        .values(status=MessageStatus.sent.value, provider_message_id=provider_message_id, sent_at=now,
+                updated_at=now)
+    )  # fmt: skip
+    result = session.execute(stmt, execution_options={"synchronize_session": False})
+    return bool(getattr(result, "rowcount", 0))
 
 
 def mark_failed(session: Session, *, store_id: int, message_pk: int, reason: str) -> Message:
