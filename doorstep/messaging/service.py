@@ -119,6 +119,16 @@ def _start(
 def _render_ready(
     session: Session, message: Message, world: "_World", settings: Settings, step: Step | None, kind: str
 ) -> Prepared:
+    # The reads below need none of the message's pending changes: write them once, at the end.
+    with session.no_autoflush:
+        prepared = _render_unflushed(session, message, world, settings, step, kind)
+    session.flush()
+    return prepared
+
+
+def _render_unflushed(
+    session: Session, message: Message, world: "_World", settings: Settings, step: Step | None, kind: str
+) -> Prepared:
     now = clock.now()
     route = world.route(session, kind, settings)
     if isinstance(route, routing.NoRoute):
@@ -145,7 +155,6 @@ def _render_ready(
     message.subject = rendered.subject
     message.channel = route.name
     message.attempts += 1
-    session.flush()
     headers: dict[str, str] = {}
     if kind == Kind.email and context.links.unsubscribe:
         headers = {
@@ -190,7 +199,13 @@ def _claim_row(
     }  # fmt: skip
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(builder(Message).values(**values).on_conflict_do_nothing())
+    # The first run creates the row and holds it (uncommitted, so a twin waits on the unique key); a
+    # later run finds it and locks it.
+    created = session.scalars(
+        builder(Message).values(**values).on_conflict_do_nothing().returning(Message)
+    ).one_or_none()
+    if created is not None:
+        return created
     stmt = scoped(select(Message), Message, store_id).where(Message.key == key).with_for_update()
     return session.scalars(stmt).one()
 
