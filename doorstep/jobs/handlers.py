@@ -13,7 +13,9 @@
 
 A handler takes the worker's :class:`Runtime` and the claimed job. Jobs carry ids only: a handler re-reads
 fresh state and owns its transactions. Returning means done; raising records the failure on the job and
-its attempt, and :mod:`doorstep.jobs.retry` decides whether it runs again. Adding a kind is a service
+its attempt, and :mod:`doorstep.jobs.retry` decides whether it runs again. A handler may return its last
+write (a :data:`Settle`) instead of committing it: the worker runs it in the transaction that records
+the job done, which saves a commit per job (``message.send`` records ``sent`` that way). Adding a kind is a service
 function plus one line in :data:`HANDLERS`; tests pass extra kinds to the worker instead of adding them here.
 """
 
@@ -47,7 +49,10 @@ class Runtime:
     http: httpx.Client
 
 
-Handler = Callable[[Runtime, ClaimedJob], None]
+Settle = Callable[[Session], None]
+"""A handler's last write, committed by the worker together with the job's completion."""
+
+Handler = Callable[[Runtime, ClaimedJob], Settle | None]
 
 
 def apply_inbound(runtime: Runtime, job: ClaimedJob) -> None:
@@ -72,8 +77,8 @@ def sweep_tracking(runtime: Runtime, job: ClaimedJob) -> None:
             shipment_service.check_overdue_and_stalled(session, store_id=store_id, now=now)
 
 
-def send_message(runtime: Runtime, job: ClaimedJob) -> None:
-    message_dispatch.send(runtime.factory, settings=runtime.settings, client=runtime.http, job=job)
+def send_message(runtime: Runtime, job: ClaimedJob) -> Settle | None:
+    return message_dispatch.send(runtime.factory, settings=runtime.settings, client=runtime.http, job=job)
 
 
 def publish_milestone(runtime: Runtime, job: ClaimedJob) -> None:

@@ -13,6 +13,7 @@ The queue works across stores by design and carries ids only: it imports no doma
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, LiteralString
 
 from sqlalchemy import Select, TextClause, bindparam, insert, select, text, update
@@ -71,9 +72,24 @@ WHERE id IN (
 CLAIM_POSTGRESQL: LiteralString = _CLAIM_SET + _DUE + "FOR UPDATE OF j SKIP LOCKED)\nRETURNING id, attempts"
 CLAIM_SQLITE: LiteralString = _CLAIM_SET + _DUE + ")\nRETURNING id, attempts"
 
+# Finishing a run, fenced by (owner, attempt): the hot path of every job, so named queries rather than
+# statements built per call (see _finish for the general case).
+COMPLETE: LiteralString = """
+UPDATE jobs
+SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, updated_at = :now, finished_at = :now
+WHERE id = :id AND status = 'running' AND lease_owner = :owner AND attempts = :attempt
+"""
+
+END_ATTEMPT: LiteralString = """
+UPDATE job_attempts
+SET ended_at = :now, duration_ms = :duration_ms, updated_at = :now
+WHERE job_id = :id AND attempt = :attempt AND ended_at IS NULL
+"""
+
 _TIMES = ("now", "lease_until")
 
 
+@lru_cache(maxsize=32)
 def _sql(query: LiteralString) -> TextClause:
     """A named query with its time parameters bound as aware UTC (stored naive on SQLite)."""
     clause = text(query)
@@ -191,7 +207,16 @@ def heartbeat(
 def complete(session: Session, job: ClaimedJob, *, duration_ms: int, now: datetime | None = None) -> bool:
     """Mark the run done; False if the lease was lost meanwhile (another run owns the job now)."""
     now = now or clock.now()
-    return _finish(session, job, now, duration_ms, None, status=JobStatus.done, finished_at=now)
+    params = {
+        "now": now,
+        "id": job.id,
+        "owner": job.owner,
+        "attempt": job.attempt,
+        "duration_ms": duration_ms,
+    }
+    ours = _rowcount(session.execute(_sql(COMPLETE), params)) == 1
+    session.execute(_sql(END_ATTEMPT), params)
+    return ours
 
 
 def fail(

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from doorstep.core import clock
 from doorstep.db import transaction
 from doorstep.jobs import periodic, queue, retry
-from doorstep.jobs.handlers import HANDLERS, Handler, Runtime
+from doorstep.jobs.handlers import HANDLERS, Handler, Runtime, Settle
 from doorstep.jobs.queue import ClaimedJob
 
 log = logging.getLogger("doorstep.jobs")
@@ -138,29 +138,43 @@ class Worker:
     def _run(self, job: ClaimedJob) -> None:
         started = time.monotonic()
         try:
-            self._finish(job, started, self._call(job))
+            self._finish(job, started, *self._call(job))
         finally:
             with self._guard:
                 self._in_flight.pop(job.id, None)
             self._freed.set()
 
-    def _call(self, job: ClaimedJob) -> Exception | None:
-        """Run the handler; its exception (any) is returned to be recorded, never raised."""
+    def _call(self, job: ClaimedJob) -> tuple[Exception | None, Settle | None]:
+        """Run the handler; its exception (any) is returned to be recorded, never raised, and so is the
+        last write it left for :meth:`_finish` to commit."""
         handler = self.handlers.get(job.kind)
         if handler is None:
-            return UnknownKind(f"no handler for job kind {job.kind!r}")
+            return UnknownKind(f"no handler for job kind {job.kind!r}"), None
         try:
-            handler(self.runtime, job)
+            return None, handler(self.runtime, job)
         except Exception as exc:  # recorded on the job and its attempt; the worker carries on
-            return exc
-        return None
+            return exc, None
 
-    def _finish(self, job: ClaimedJob, started: float, exc: Exception | None) -> None:
+    def _finish(
+        self, job: ClaimedJob, started: float, exc: Exception | None, settle: Settle | None = None
+    ) -> None:
+        """Record the outcome; a handler's last write commits in the same transaction as ``done``."""
+        try:
+            self._record(job, started, exc, settle)
+        except Exception as error:
+            if settle is None:
+                raise
+            # The handler's last write failed (a bug, not the database): record it as the run's failure.
+            self._finish(job, started, error)
+
+    def _record(self, job: ClaimedJob, started: float, exc: Exception | None, settle: Settle | None) -> None:
         duration_ms = int((time.monotonic() - started) * 1000)
         now = clock.now()
         try:
             with transaction(self.runtime.factory) as session:
                 if exc is None:
+                    if settle is not None:
+                        settle(session)
                     ours = queue.complete(session, job, duration_ms=duration_ms, now=now)
                 else:
                     retry_at = retry.next_run(

@@ -6,13 +6,18 @@ The order of writes is what makes the effect exactly once:
    address), before any I/O — a second run of the same job finds the row and never decides twice;
 2. the channel is called with the row's public id as the message id (devbox stores a message id once;
    SMTP sends it as the Message-ID; providers with idempotency keys receive it as one);
-3. ``sent`` is committed. A crash between 2 and 3 leaves the row ``sending``: the job's lease expires, the
-   job runs again and sends the same message id again, which the channel stores once.
+3. ``sent`` is committed, by the worker in the same transaction that marks the job done (``send`` returns
+   that write rather than committing it: one commit fewer per message). A crash between 2 and 3 leaves
+   the row ``sending``: the job's lease expires, the job runs again and sends the same message id again,
+   which the channel stores once.
 
 A provider outage raises :class:`doorstep.jobs.retry.Retryable`, so the job retries with backoff; on its
 last attempt the row is marked ``failed`` with the reason before the job goes dead. A refusal that
 retrying cannot fix (an invalid number) falls back to the step's next kind, if any.
 """
+
+from collections.abc import Callable
+from functools import partial
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,8 +30,11 @@ from doorstep.jobs.retry import Retryable
 from doorstep.messaging import service as message_service
 
 
-def send(factory: sessionmaker[Session], *, settings: Settings, client: httpx.Client, job: ClaimedJob) -> str:
-    """Run the job; return the message's final status for this run (sent, suppressed, deferred, failed)."""
+def send(
+    factory: sessionmaker[Session], *, settings: Settings, client: httpx.Client, job: ClaimedJob
+) -> Callable[[Session], None] | None:
+    """Run the job. Once the channel took the message, return the write that records it ``sent``, for the
+    caller to commit (with the job's completion); None when the run settled the message another way."""
     if job.store_id is None:
         raise ValueError("a message.send job needs a store")
     store_id = job.store_id
@@ -61,10 +69,16 @@ def send(factory: sessionmaker[Session], *, settings: Settings, client: httpx.Cl
                     message_service.mark_failed(session, store_id=store_id, message_pk=ready.message_pk,
                                                 reason=f"{type(exc).__name__}: {exc}")  # fmt: skip
             raise
-        with transaction(factory) as session:
-            message = message_service.mark_sent(
-                session, store_id=store_id, message_pk=ready.message_pk,
-                provider_message_id=sent.provider_message_id,
-            )  # fmt: skip
-            return message.status
-    return prepared.status
+        return partial(
+            _record_sent, store_id=store_id, message_pk=ready.message_pk,
+            provider_message_id=sent.provider_message_id,
+        )  # fmt: skip
+    return None
+
+
+def _record_sent(
+    session: Session, *, store_id: int, message_pk: int, provider_message_id: str | None
+) -> None:
+    message_service.mark_sent(
+        session, store_id=store_id, message_pk=message_pk, provider_message_id=provider_message_id
+    )

@@ -17,6 +17,7 @@ import hashlib
 import json
 import operator
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -101,11 +102,21 @@ def _env(*, autoescape: bool, loader: BaseLoader | None) -> _Sandbox:
     )
 
 
+# Compiling a template takes tens of milliseconds; worker threads that start together would each compile
+# the same ones (lru_cache does not hold back concurrent misses), so compiling is done under one lock.
+_COMPILING = threading.RLock()
+
+
 @lru_cache(maxsize=1)
 def _environments() -> tuple[_Sandbox, _Sandbox]:
-    """(HTML env with autoescape, text env without) sharing the shipped templates as their loader."""
+    """(HTML env with autoescape, text env without) sharing the shipped templates as their loader, with
+    the shared layouts (which every default email extends) compiled up front."""
     loader = FileSystemLoader(str(DEFAULTS))
-    return _env(autoescape=True, loader=loader), _env(autoescape=False, loader=loader)
+    envs = _env(autoescape=True, loader=loader), _env(autoescape=False, loader=loader)
+    for env in envs:
+        for layout in (HTML_LAYOUT, TEXT_LAYOUT):
+            env.get_template(layout)
+    return envs
 
 
 # --- locales ------------------------------------------------------------------------------------------
@@ -162,9 +173,14 @@ def _variables(context: TemplateContext, locale: str, layout: str) -> dict[str, 
 
 
 @lru_cache(maxsize=512)
-def _compile_cached(text: str, autoescape: bool) -> Template:
+def _compile_locked(text: str, autoescape: bool) -> Template:
     html_env, text_env = _environments()
     return (html_env if autoescape else text_env).from_string(text)
+
+
+def _compile_cached(text: str, autoescape: bool) -> Template:
+    with _COMPILING:
+        return _compile_locked(text, autoescape)
 
 
 def _compile(text: str, *, autoescape: bool, part: str) -> Template:

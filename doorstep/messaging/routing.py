@@ -10,12 +10,14 @@ its own short transaction).
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol, cast
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep.config import Settings
+from doorstep.core import crypto
 from doorstep.integrations.channels import devbox, registry
 from doorstep.integrations.channels.protocol import Channel, Kind
 from doorstep.outbox import service as outbox_service
@@ -61,7 +63,7 @@ def available_kinds(session: Session, *, store_id: int, settings: Settings) -> s
 def route(session: Session, *, store_id: int, kind: Kind, settings: Settings) -> Route:
     """The store's channel for ``kind``, in the registry's preference order. Raises :class:`NoRoute`."""
     secret = settings.security.secret_key.get_secret_value()
-    connected = set(store_service.list_connections(session, store_id=store_id))
+    connected = store_service.sealed_connections(session, store_id=store_id)
     problems: list[str] = []
     for name in registry.PREFERENCE[kind]:
         channel = registry.get(name)
@@ -70,19 +72,18 @@ def route(session: Session, *, store_id: int, kind: Kind, settings: Settings) ->
         if name == devbox.channel.name:
             if name not in connected and not settings.devbox_enabled:
                 continue
-            stored = store_service.get_connection(session, store_id=store_id, provider=name, secret=secret)
-            box = devbox.Config.model_validate(stored or {})
+            sealed = connected.get(name)
+            box = _config(name, sealed, secret) if sealed is not None else devbox.Config()
+            if not isinstance(box, devbox.Config):
+                raise NoRoute(f"the devbox connection is invalid ({box}): reconnect it")
             bound = devbox.channel.bound(outbox_service.Sink(_factory_for(session)))
             return Route(bound, box, box.sender_for(kind), kind)
-        if name not in connected:
-            continue
-        raw = store_service.get_connection(session, store_id=store_id, provider=name, secret=secret)
-        if raw is None:
-            continue  # connected but disabled
-        try:
-            config = channel.Config.model_validate(raw)
-        except ValidationError as exc:
-            problems.append(f"the {name} connection is invalid ({exc.errors()[0]['msg']}): reconnect it")
+        sealed = connected.get(name)
+        if sealed is None:
+            continue  # not connected, or connected but disabled
+        config = _config(name, sealed, secret)
+        if isinstance(config, str):
+            problems.append(f"the {name} connection is invalid ({config}): reconnect it")
             continue
         if name in registry.STATUS_CALLBACKS:
             # Where the provider posts delivery receipts (inbound.channel_status verifies the same URL).
@@ -93,6 +94,18 @@ def route(session: Session, *, store_id: int, kind: Kind, settings: Settings) ->
     if problems:
         raise NoRoute("; ".join(problems))
     raise NoRoute(f"no {kind.value} channel is connected for this store")
+
+
+@lru_cache(maxsize=512)
+def _config(name: str, sealed: str, secret: str) -> BaseModel | str:
+    """A stored connection unsealed and validated by its channel's ``Config`` (or why it is invalid), once
+    per sealed value: saving a connection seals it anew, so a change is never served from here."""
+    channel = registry.get(name)
+    assert channel is not None, name
+    try:
+        return channel.Config.model_validate(crypto.unseal(sealed, secret))
+    except ValidationError as exc:
+        return str(exc.errors()[0]["msg"])
 
 
 def _factory_for(session: Session) -> sessionmaker[Session]:

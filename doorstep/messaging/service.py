@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -119,6 +119,16 @@ def _start(
 def _render_ready(
     session: Session, message: Message, world: "_World", settings: Settings, step: Step | None, kind: str
 ) -> Prepared:
+    # The reads below need none of the message's pending changes: write them once, at the end.
+    with session.no_autoflush:
+        prepared = _render_unflushed(session, message, world, settings, step, kind)
+    session.flush()
+    return prepared
+
+
+def _render_unflushed(
+    session: Session, message: Message, world: "_World", settings: Settings, step: Step | None, kind: str
+) -> Prepared:
     now = clock.now()
     route = world.route(session, kind, settings)
     if isinstance(route, routing.NoRoute):
@@ -145,7 +155,6 @@ def _render_ready(
     message.subject = rendered.subject
     message.channel = route.name
     message.attempts += 1
-    session.flush()
     headers: dict[str, str] = {}
     if kind == Kind.email and context.links.unsubscribe:
         headers = {
@@ -190,7 +199,13 @@ def _claim_row(
     }  # fmt: skip
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(builder(Message).values(**values).on_conflict_do_nothing())
+    # The first run creates the row and holds it (uncommitted, so a twin waits on the unique key); a
+    # later run finds it and locks it.
+    created = session.scalars(
+        builder(Message).values(**values).on_conflict_do_nothing().returning(Message)
+    ).one_or_none()
+    if created is not None:
+        return created
     stmt = scoped(select(Message), Message, store_id).where(Message.key == key).with_for_update()
     return session.scalars(stmt).one()
 
@@ -342,18 +357,21 @@ def _message(session: Session, store_id: int, message_pk: int) -> Message:
     return message
 
 
-def mark_sent(
-    session: Session, *, store_id: int, message_pk: int, provider_message_id: str | None
-) -> Message:
-    message = _message(session, store_id, message_pk)
-    if message.status == MessageStatus.sending:
-        now = clock.now()
-        message.status = MessageStatus.sent
-        message.provider_message_id = provider_message_id
-        message.sent_at = now
-        message.updated_at = now
-        session.flush()
-    return message
+def mark_sent(session: Session, *, store_id: int, message_pk: int, provider_message_id: str | None) -> bool:
+    """Record the channel's acceptance, in one statement; False if the row was no longer ``sending``."""
+    now = clock.now()
+    stmt = (
+        update(Message)
+        .where(
+            Message.id == message_pk,
+            Message.store_id == store_id,
+            Message.status == MessageStatus.sending.value,
+        )
+        .values(status=MessageStatus.sent.value, provider_message_id=provider_message_id, sent_at=now,
+                updated_at=now)
+    )  # fmt: skip
+    result = session.execute(stmt, execution_options={"synchronize_session": False})
+    return bool(getattr(result, "rowcount", 0))
 
 
 def mark_failed(session: Session, *, store_id: int, message_pk: int, reason: str) -> Message:

@@ -181,6 +181,17 @@ def get_connection(session: Session, *, store_id: int, provider: str, secret: st
     return crypto.unseal(row.sealed_config, secret) if row else None
 
 
+def sealed_connections(session: Session, *, store_id: int) -> dict[str, str | None]:
+    """Every provider the store connected, with its still-sealed config (None while disabled): one query
+    and no decryption, for callers that unseal once per distinct sealed value (each save seals anew)."""
+    stmt = scoped(
+        select(StoreConnection.provider, StoreConnection.sealed_config, StoreConnection.is_enabled),
+        StoreConnection,
+        store_id,
+    )
+    return {provider: sealed if enabled else None for provider, sealed, enabled in session.execute(stmt)}
+
+
 def list_connections(session: Session, *, store_id: int) -> list[str]:
     stmt = scoped(select(StoreConnection.provider), StoreConnection, store_id)
     return list(session.scalars(stmt.order_by(StoreConnection.provider)))

@@ -77,6 +77,39 @@ def test_handlers_run_concurrently_and_failures_are_recorded_not_fatal(
         assert attempt.duration_ms is not None
 
 
+def test_a_handlers_last_write_commits_with_the_jobs_completion(
+    backend: str, factory: sessionmaker[Session], runtime: Runtime
+) -> None:
+    # given a handler that leaves its last write (here: a follow-up job) to the worker, and one whose
+    # last write fails
+    def settle_later(_: Runtime, job: ClaimedJob) -> handlers.Settle:
+        def settle(session: Session) -> None:
+            later = clock.now() + timedelta(hours=1)
+            queue.enqueue(session, kind="test.next", key=f"next:{job.key}", store_id=None, run_at=later)
+
+        return settle
+
+    def settle_badly(_: Runtime, job: ClaimedJob) -> handlers.Settle:
+        def settle(session: Session) -> None:
+            raise ValueError("cannot record that")
+
+        return settle
+
+    _enqueue(factory, "test.later", "later:1")
+    _enqueue(factory, "test.bad", "bad:1", max_attempts=1)
+    # when the worker runs them
+    stats = Worker(runtime, handlers={"test.later": settle_later, "test.bad": settle_badly}, schedule=()).run(
+        threading.Event(), once=True
+    )
+
+    # then the write is committed with the job's completion, and a failing write fails the run with its reason
+    jobs = _jobs(factory)
+    assert jobs["later:1"].status == "done"
+    assert jobs["next:later:1"].status == "pending"
+    assert (jobs["bad:1"].status, jobs["bad:1"].last_error) == ("dead", "ValueError: cannot record that")
+    assert (stats.done, stats.failed, stats.errors) == (1, 1, [])
+
+
 def test_a_retryable_failure_is_scheduled_again(
     backend: str, factory: sessionmaker[Session], runtime: Runtime
 ) -> None:

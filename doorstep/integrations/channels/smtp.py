@@ -18,11 +18,12 @@ sender or the data, or failed authentication, is not. Connections are reused per
 per configuration (one EHLO/STARTTLS/AUTH for many messages), and reopened when the server closed them.
 """
 
+import binascii
+import secrets
 import smtplib
 import ssl
 import threading
-from email.headerregistry import Address
-from email.message import EmailMessage
+from email.header import Header
 from email.utils import format_datetime, formataddr
 from typing import Literal
 
@@ -59,28 +60,66 @@ class Config(BaseModel):
         return (self.host, self.port, self.security, self.username, secret)
 
 
-def build_message(message: Outbound, config: Config) -> EmailMessage:
-    """The MIME message for one rendered email (pure: no I/O)."""
+def build_message(message: Outbound, config: Config) -> bytes:
+    """The MIME message for one rendered email, as the bytes sent after DATA (pure: no I/O).
+
+    Written directly rather than through :class:`email.message.EmailMessage`, whose header registry and
+    pure-Python quoted-printable encoder cost more per message than rendering it (a few milliseconds
+    against a sub-millisecond SMTP exchange). The output is the same shape: 7-bit headers (non-ASCII
+    words RFC 2047-encoded), ``multipart/alternative`` with the text part first, both parts UTF-8 and
+    quoted-printable (``binascii``'s C encoder, body lines of at most 76 characters), CRLF line ends.
+    """
     rendered = message.rendered
     if rendered.html is None or rendered.subject is None:
         raise SendFailed("an email needs a subject and an HTML part", retryable=False)
-    mail = EmailMessage()
-    mail["From"] = Address(display_name=config.from_name or "", addr_spec=str(config.from_email))
-    mail["To"] = message.to
-    mail["Subject"] = rendered.subject
-    mail["Date"] = format_datetime(clock.now())
     domain = str(config.from_email).rsplit("@", 1)[1]
-    mail["Message-ID"] = f"<{message.message_id}@{domain}>"
+    headers: list[tuple[str, str]] = [
+        ("From", formataddr((config.from_name or "", str(config.from_email)), charset="utf-8")),
+        ("To", message.to),
+        ("Subject", rendered.subject),
+        ("Date", format_datetime(clock.now())),
+        ("Message-ID", f"<{message.message_id}@{domain}>"),
+    ]
     if config.reply_to:
-        mail["Reply-To"] = str(config.reply_to)
-    mail["Auto-Submitted"] = "auto-generated"
+        headers.append(("Reply-To", str(config.reply_to)))
+    headers.append(("Auto-Submitted", "auto-generated"))
     for name, value in message.headers.items():
-        if name.lower() in ("from", "to", "subject", "date", "message-id", "reply-to", "auto-submitted"):
+        if name.lower() in _OWN_HEADERS:
             continue  # the channel owns these
-        mail[name] = value
-    mail.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    mail.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return mail
+        headers.append((name, value))
+    boundary = f"==============={secrets.token_hex(12)}=="  # "==" never occurs in quoted-printable text
+    lines = [_header(name, value) for name, value in headers]
+    lines += ["MIME-Version: 1.0", f'Content-Type: multipart/alternative; boundary="{boundary}"', ""]
+    head = "\r\n".join(lines).encode("ascii")
+    return b"".join(
+        (
+            head,
+            f"\r\n--{boundary}\r\n".encode(),
+            _part("plain", rendered.text),
+            f"\r\n--{boundary}\r\n".encode(),
+            _part("html", rendered.html),
+            f"\r\n--{boundary}--\r\n".encode(),
+        )
+    )
+
+
+_OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "reply-to", "auto-submitted"})
+
+
+def _header(name: str, value: str) -> str:
+    """One header line: ASCII values as they are, others RFC 2047-encoded as UTF-8 (folded at 78)."""
+    value = " ".join(value.splitlines())  # a header never carries a line break of its own
+    if value.isascii() and len(name) + len(value) < 990:  # RFC 5322's 998, with room for ": " and CRLF
+        return f"{name}: {value}"
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return f"{name}: " + Header(value, charset, header_name=name).encode(linesep="\r\n")
+
+
+def _part(subtype: str, text: str) -> bytes:
+    body = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+    ).encode() + body
 
 
 _Config = Config  # inside Smtp, "Config" names the class attribute
@@ -147,11 +186,12 @@ class Smtp:
     def send(self, message: Outbound, config: BaseModel, *, client: httpx.Client) -> Sent:
         assert isinstance(config, _Config)
         mail = build_message(message, config)
+        message_id = f"<{message.message_id}@{str(config.from_email).rsplit('@', 1)[1]}>"
         envelope_from = str(config.bounce_address or config.from_email)
         for fresh in (False, True):  # a reused connection the server closed gets one reconnect
             try:
                 server = self._server(config, fresh=fresh)
-                refused = server.send_message(mail, from_addr=envelope_from, to_addrs=[message.to])
+                refused = server.sendmail(envelope_from, [message.to], mail)
             except smtplib.SMTPServerDisconnected as exc:
                 self._drop(config.connection_key())
                 if not fresh:
@@ -186,7 +226,7 @@ class Smtp:
             if refused:
                 code, reply = next(iter(refused.values()))
                 raise SendFailed(f"recipient refused ({code}): {_text(reply)}", retryable=400 <= code < 500)
-            return Sent(provider_message_id=str(mail["Message-ID"]))
+            return Sent(provider_message_id=message_id)
         raise SendFailed("the SMTP server kept closing the connection", retryable=True)
 
 
