@@ -43,14 +43,16 @@ class Workers:
         self.owners: list[str] = []
 
     def start(self, count: int, *, lease: float, sleep: float, concurrency: int = 4) -> None:
+        started = []
         for _ in range(count):
             process = subprocess.Popen(
                 [sys.executable, "-m", "tests.jobs.worker_process", self.url, "--lease", str(lease),
                  "--sleep", str(sleep), "--concurrency", str(concurrency)],
                 cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
             )  # fmt: skip
-            self.processes.append(process)
-        for process in self.processes:
+            started.append(process)
+        self.processes.extend(started)
+        for process in started:
             assert process.stdout is not None
             ready = process.stdout.readline().split()
             assert ready[:1] == ["ready"]
@@ -112,7 +114,9 @@ def test_a_killed_worker_loses_no_job_and_repeats_no_effect(
     backend: str, engine: Engine, factory: sessionmaker[Session], effect_tables: None, workers: Workers
 ) -> None:
     total = 200
-    workers.start(3, lease=1.0, sleep=0.05)
+    # The victim's handlers take long enough (0.5 s) that the kill lands inside one even on a loaded machine.
+    workers.start(1, lease=1.0, sleep=0.5)
+    workers.start(2, lease=1.0, sleep=0.05)
     victim, victim_owner = workers.processes[0], workers.owners[0]
     _enqueue(factory, total)
     # Kill it once it has done some work and is in the middle of a handler (its effect already made).
