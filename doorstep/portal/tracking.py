@@ -74,32 +74,38 @@ class Visits:
     """
 
     FLUSH_EVERY = 1.0
+    ASK_AGAIN_AFTER = 10.0
 
     def __init__(self) -> None:
         self._pending: dict[tuple[int, int], int] = {}
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
-        self._flush_due = False  # a flush was asked for and has not run yet
+        self._flush_asked_at: float | None = None  # a flush was asked for then and has not run yet
 
     def add(self, store_id: int, order_id: int) -> bool:
         """Count one view; True for the one caller that should flush now.
 
         Only one flush is asked for at a time: under a burst every view after the due time would
-        otherwise schedule its own, each taking SQLite's write lock for a handful of counts.
+        otherwise schedule its own, each taking SQLite's write lock for a handful of counts. A flush
+        asked for but not run within ``ASK_AGAIN_AFTER`` (its response's background task never ran, say
+        the client went away) is asked for again, so counts are never stranded.
         """
+        now = time.monotonic()
         with self._lock:
             key = (store_id, order_id)
             self._pending[key] = self._pending.get(key, 0) + 1
-            if self._flush_due or time.monotonic() - self._last_flush < self.FLUSH_EVERY:
+            if now - self._last_flush < self.FLUSH_EVERY:
                 return False
-            self._flush_due = True
+            if self._flush_asked_at is not None and now - self._flush_asked_at < self.ASK_AGAIN_AFTER:
+                return False
+            self._flush_asked_at = now
             return True
 
     def flush(self, factory: sessionmaker[Session]) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._last_flush = time.monotonic()
-            self._flush_due = False
+            self._flush_asked_at = None
         if not pending:
             return
         with transaction(factory) as session:
