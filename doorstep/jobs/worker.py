@@ -91,14 +91,16 @@ class Worker:
                         next_reclaim = now + max(self.lease.total_seconds() / 3, 0.05)
                     # Claim a batch whenever a thread is free; the pool queues what it cannot start yet
                     # (those jobs are leased and heartbeaten like the running ones).
-                    claimed = (
-                        self._claim(self.batch, reclaim=reclaim) if self._count() < self.concurrency else []
-                    )
+                    # ``busy`` is counted before claiming: a job in flight during the claim may commit new
+                    # due jobs after the claim's snapshot and then finish, so "nothing claimed, nothing in
+                    # flight now" alone would end ``once`` with those jobs left behind.
+                    busy = self._count()
+                    claimed = self._claim(self.batch, reclaim=reclaim) if busy < self.concurrency else []
                     for job in claimed:
                         with self._guard:
                             self._in_flight[job.id] = job
                         pool.submit(self._run, job)
-                    if once and not claimed and self._count() == 0:
+                    if once and not claimed and busy == 0:
                         break
                     if not claimed or self._count() >= self.concurrency:
                         self._freed.wait(self.idle)

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -75,6 +76,53 @@ def test_handlers_run_concurrently_and_failures_are_recorded_not_fatal(
         assert attempt.error == "KeyError: 'missing order'"
         assert attempt.ended_at is not None
         assert attempt.duration_ms is not None
+
+
+def test_once_runs_a_job_that_a_finishing_handler_enqueued_after_a_claim_found_nothing(
+    backend: str, factory: sessionmaker[Session], runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The interleaving that once left a fan-out's job behind, forced: the worker claims (finding nothing)
+    # while the first handler is still running; the handler then commits a follow-up job and finishes
+    # before the worker looks at what is in flight.
+    claim_started, handler_done = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def fan_out(_: Runtime, job: ClaimedJob) -> None:
+        assert claim_started.wait(10)
+        _enqueue(factory, "test.follow_up", "follow:1")
+        ran.append(job.key)
+
+    def follow_up(_: Runtime, job: ClaimedJob) -> None:
+        ran.append(job.key)
+
+    worker = Worker(
+        runtime, handlers={"test.fan_out": fan_out, "test.follow_up": follow_up}, schedule=(), concurrency=2,
+        idle=0.01,
+    )  # fmt: skip
+    real_claim = worker._claim
+    calls = 0
+
+    def claim(limit: int, *, reclaim: bool) -> list[ClaimedJob]:
+        nonlocal calls
+        calls += 1
+        claimed = real_claim(limit, reclaim=reclaim)
+        if calls == 2:  # the fan-out is in flight; this claim's snapshot predates its follow-up
+            assert claimed == []
+            claim_started.set()
+            deadline = time.monotonic() + 10
+            while worker._count() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            handler_done.set()
+        return claimed
+
+    monkeypatch.setattr(worker, "_claim", claim)
+    _enqueue(factory, "test.fan_out", "fan:1")
+    stats = worker.run(threading.Event(), once=True)
+
+    assert handler_done.is_set()
+    assert ran == ["fan:1", "follow:1"]
+    assert (stats.done, stats.errors) == (2, [])
+    assert {job.status for job in _jobs(factory).values()} == {"done"}
 
 
 def test_a_handlers_last_write_commits_with_the_jobs_completion(
