@@ -161,16 +161,21 @@ _HOSTS_TTL = 30.0
 _hosts: dict[str, tuple[float, int | None]] = {}
 
 
+def _known_host(host: str) -> tuple[int | None] | None:
+    """:func:`host_store`'s cached answer for ``host`` while it is fresh (a 1-tuple); None when not cached."""
+    hit = _hosts.get(host)
+    return (hit[1],) if hit is not None and hit[0] > time.monotonic() else None
+
+
 def host_store(session: Session, host: str) -> int | None:
     """The id of the store whose custom domain this request came in on, if any (cached for 30 s)."""
-    now = time.monotonic()
-    hit = _hosts.get(host)
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    known = _known_host(host)
+    if known is not None:
+        return known[0]
     store = store_service.get_store_by_hostname(session, hostname=host) if host else None
     if len(_hosts) > 10_000:
         _hosts.clear()
-    _hosts[host] = (now + _HOSTS_TTL, store.id if store else None)
+    _hosts[host] = (time.monotonic() + _HOSTS_TTL, store.id if store else None)
     return store.id if store else None
 
 
@@ -239,9 +244,8 @@ def recommended(session: Session, store_id: int, product_ids: Sequence[str]) -> 
     return products
 
 
-_RELOAD_AFTER = (
-    60.0  # seconds: what depends on the clock alone (return window, claim timing) is re-read this often
-)
+# Seconds: what depends on the clock alone (return window, claim timing) is re-read this often.
+_RELOAD_AFTER = 60.0
 
 
 def load(engine: Engine, factory: sessionmaker[Session], *, token: str, host: str) -> Loaded | None:
@@ -258,10 +262,9 @@ def load(engine: Engine, factory: sessionmaker[Session], *, token: str, host: st
     if host and _store_of_host(factory, host) not in (None, store_id):
         return None  # a store's domain only ever shows that store's orders
     now = monotonic()
-    cached = _loaded_cache.get(token)
-    if cached is not None and cached[0] == digest and now - cached[2] < _RELOAD_AFTER:
-        loaded: Loaded = cached[1]
-        return loaded
+    reusable = _reusable(token, digest, now)
+    if reusable is not None:
+        return reusable
     with read_transaction(factory) as session:
         fresh = _load(session, token)
     if fresh is not None:
@@ -269,10 +272,19 @@ def load(engine: Engine, factory: sessionmaker[Session], *, token: str, host: st
     return fresh
 
 
+def _reusable(token: str, digest: str, now: float) -> Loaded | None:
+    """The order loaded before under this fingerprint, unless it is due for its once-a-minute re-read."""
+    cached = _loaded_cache.get(token)
+    if cached is None or cached[0] != digest or now - cached[2] >= _RELOAD_AFTER:
+        return None
+    loaded: Loaded = cached[1]
+    return loaded
+
+
 def _store_of_host(factory: sessionmaker[Session], host: str) -> int | None:
-    hit = _hosts.get(host)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
+    known = _known_host(host)
+    if known is not None:
+        return known[0]
     with read_transaction(factory) as session:
         return host_store(session, host)
 
@@ -458,16 +470,15 @@ def _answer_if_unchanged(request: Request, token: str, host: str, lang: str | No
         fingerprint = order_service.status_page_fingerprint(engine, token=token, on_loop=True)
     except WouldBlock:
         return None
-    cached = _loaded_cache.get(token)
-    if fingerprint is None or cached is None or cached[0] != fingerprint[2]:
+    if fingerprint is None:
         return None
     now = monotonic()
-    loaded: Loaded = cached[1]
-    if now - cached[2] >= _RELOAD_AFTER:
+    loaded = _reusable(token, fingerprint[2], now)
+    if loaded is None:
         return None
     if host:
-        known = _hosts.get(host)
-        if known is None or known[0] <= time.monotonic() or known[1] not in (None, fingerprint[1]):
+        known = _known_host(host)
+        if known is None or known[0] not in (None, fingerprint[1]):
             return None  # an unknown or foreign domain: the thread path decides
     answer = _answer(request, token, loaded, lang, may_render=False)
     if answer is not None:
