@@ -4,13 +4,9 @@ Each worker is a separate process (``tests/jobs/worker_process.py``) running the
 job kind whose effect is guarded by a unique key.
 """
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -18,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep.db import transaction
 from doorstep.jobs import queue
+from tests.jobs.processes import WorkerProcesses
 from tests.jobs.worker_process import TABLES
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 
 
@@ -36,42 +32,9 @@ def effect_tables(engine: Engine) -> None:
             connection.execute(text(ddl))
 
 
-class Workers:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.processes: list[subprocess.Popen[str]] = []
-        self.owners: list[str] = []
-
-    def start(self, count: int, *, lease: float, sleep: float, concurrency: int = 4) -> None:
-        started = []
-        for _ in range(count):
-            process = subprocess.Popen(
-                [sys.executable, "-m", "tests.jobs.worker_process", self.url, "--lease", str(lease),
-                 "--sleep", str(sleep), "--concurrency", str(concurrency)],
-                cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )  # fmt: skip
-            started.append(process)
-        self.processes.extend(started)
-        for process in started:
-            assert process.stdout is not None
-            ready = process.stdout.readline().split()
-            assert ready[:1] == ["ready"]
-            self.owners.append(ready[1])
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
 @pytest.fixture
-def workers(database_url: str) -> Iterator[Workers]:
-    running = Workers(database_url)
+def workers(database_url: str) -> Iterator[WorkerProcesses]:
+    running = WorkerProcesses("tests.jobs.worker_process", database_url)
     yield running
     running.stop()
 
@@ -95,7 +58,11 @@ def _wait_until_done(engine: Engine, count: int, timeout: float = 60.0) -> None:
 
 
 def test_three_workers_run_300_jobs_each_exactly_once(
-    backend: str, engine: Engine, factory: sessionmaker[Session], effect_tables: None, workers: Workers
+    backend: str,
+    engine: Engine,
+    factory: sessionmaker[Session],
+    effect_tables: None,
+    workers: WorkerProcesses,
 ) -> None:
     workers.start(3, lease=5.0, sleep=0.005)
     _enqueue(factory, 300)
@@ -111,7 +78,11 @@ def test_three_workers_run_300_jobs_each_exactly_once(
 
 
 def test_a_killed_worker_loses_no_job_and_repeats_no_effect(
-    backend: str, engine: Engine, factory: sessionmaker[Session], effect_tables: None, workers: Workers
+    backend: str,
+    engine: Engine,
+    factory: sessionmaker[Session],
+    effect_tables: None,
+    workers: WorkerProcesses,
 ) -> None:
     total = 200
     # The victim's handlers take long enough (0.5 s) that the kill lands inside one even on a loaded machine.

@@ -5,14 +5,10 @@ and deliver into the devbox outbox (the channel's provider); ``tests/messaging/s
 after the provider stored a message and before it is recorded as sent, where a kill hurts most.
 """
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -35,9 +31,9 @@ from doorstep.stores import service as store_service
 from tests.factories.orders import order_body
 from tests.factories.stores import StoreWithKey
 from tests.integrations.channels.conftest import Sink, free_port
+from tests.jobs.processes import WorkerProcesses
 from tests.messaging.send_worker import TABLES
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 
 
@@ -46,39 +42,9 @@ def backend() -> str:
     return "pg"
 
 
-class Workers:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.processes: list[subprocess.Popen[str]] = []
-        self.owners: list[str] = []
-
-    def start(self, count: int, *, lease: float, pause: float) -> None:
-        for _ in range(count):
-            process = subprocess.Popen(
-                [sys.executable, "-m", "tests.messaging.send_worker", self.url, "--lease", str(lease),
-                 "--pause", str(pause)],
-                cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )  # fmt: skip
-            assert process.stdout is not None
-            ready = process.stdout.readline().split()
-            assert ready[:1] == ["ready"]
-            self.processes.append(process)
-            self.owners.append(ready[1])
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
 @pytest.fixture
-def workers(database_url: str) -> Iterator[Workers]:
-    running = Workers(database_url)
+def workers(database_url: str) -> Iterator[WorkerProcesses]:
+    running = WorkerProcesses("tests.messaging.send_worker", database_url)
     yield running
     running.stop()
 
@@ -128,7 +94,7 @@ def deliveries(engine: Engine) -> None:
 
 def test_three_workers_send_every_message_once(
     engine: Engine, factory: sessionmaker[Session], settings: Settings, store: StoreWithKey, deliveries: None,
-    workers: Workers,
+    workers: WorkerProcesses,
 ) -> None:  # fmt: skip
     total = 90
     workers.start(3, lease=5.0, pause=0.0)
@@ -142,7 +108,7 @@ def test_three_workers_send_every_message_once(
 
 def test_a_worker_killed_mid_batch_loses_no_message_and_sends_none_twice(
     engine: Engine, factory: sessionmaker[Session], settings: Settings, store: StoreWithKey, deliveries: None,
-    workers: Workers,
+    workers: WorkerProcesses,
 ) -> None:  # fmt: skip
     total = 120
     workers.start(3, lease=1.0, pause=0.05)
@@ -185,7 +151,7 @@ def test_a_worker_killed_mid_batch_loses_no_message_and_sends_none_twice(
 
 def test_a_worker_killed_mid_batch_delivers_every_email_to_a_real_smtp_server(
     engine: Engine, factory: sessionmaker[Session], settings: Settings, store: StoreWithKey, deliveries: None,
-    workers: Workers,
+    workers: WorkerProcesses,
 ) -> None:  # fmt: skip
     """The same kill, with SMTP as the channel: a message the server accepted just before the kill is sent
     again after it, with the same Message-ID (SMTP has no idempotency key; receivers dedupe on it)."""
