@@ -1,5 +1,6 @@
 """`doorstep demo`: a demo brand with realistic orders, its API key and URLs, then the web app."""
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -91,7 +92,7 @@ def _import_history(app: context.Context, data: str, data_dir: Path | None) -> N
         source="olist",
         input_path=directory,
         catalog=history.catalog,
-        batches=lambda r: history.batches(r, size=2000),
+        batches=partial(history.batches, size=2000),
         total=history.order_count,
         found=found,
         rejects_path=None,

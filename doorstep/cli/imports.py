@@ -1,6 +1,6 @@
 """`doorstep import …`: bring order history in from files (Olist data set, Shopify order export)."""
 
-from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +23,7 @@ from doorstep.cli import context
 from doorstep.core.errors import NotFound
 from doorstep.db import transaction
 from doorstep.imports import olist, rejects, runner, shopify_csv
-from doorstep.imports.drafts import OrderDraft
+from doorstep.imports.pipeline import BatchSource
 from doorstep.stores import service as store_service
 
 imports = typer.Typer(
@@ -61,7 +61,7 @@ def run_with_progress(
     source: str,
     input_path: Path,
     catalog: runner.Catalog,
-    batches: Callable[[rejects.Rejects], Iterable[Sequence[OrderDraft]]],
+    batches: BatchSource,
     total: int,
     found: rejects.Rejects,
     rejects_path: Path | None,
@@ -84,9 +84,10 @@ def run_with_progress(
             source=source,
             input_ref=str(input_path),
             catalog=catalog,
-            batches=batches(found),
+            batches=batches,
             rejects=found,
             on_batch=lambda n: progress.advance(task, n),
+            parallel=total >= runner.PARALLEL_FROM,
         )
     written = found.write(rejects_path or rejects.default_path(input_path))
     table = Table(title=f"{source} import ({summary.status})", show_header=False)
@@ -125,7 +126,7 @@ def import_olist(
         source="olist",
         input_path=directory,
         catalog=data.catalog,
-        batches=lambda r: data.batches(r, size=batch_size, repeat=repeat),
+        batches=partial(data.batches, size=batch_size, repeat=repeat),
         total=data.order_count * repeat,
         found=found,
         rejects_path=rejects_path,
@@ -153,7 +154,7 @@ def import_shopify_orders(
         source="shopify",
         input_path=file,
         catalog=runner.Catalog(),
-        batches=lambda _: export.batches(size=batch_size),
+        batches=partial(export.batches, size=batch_size),
         total=len(export.orders),
         found=found,
         rejects_path=rejects_path,

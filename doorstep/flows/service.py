@@ -129,8 +129,25 @@ def record_history(
             MilestoneEvent.subject_id.in_(subjects)
         )
         seen.update((subject, name) for subject, name in session.execute(stmt))
+    rows = history_rows(store_id=store_id, occurrences=occurrences, seen=seen)
+    table = MilestoneEvent.__table__
+    assert isinstance(table, Table)
+    if rows and write is not None:
+        write(session, table, rows)
+    elif rows:
+        session.execute(insert(table), rows)
+    return len(rows)
+
+
+def history_rows(
+    *, store_id: int, occurrences: Sequence[Occurrence], seen: set[tuple[str, str]] | None = None
+) -> list[dict[str, Any]]:
+    """The ``milestone_events`` rows :func:`record_history` writes, built without a database: registered
+    names only, once per (subject, name), skipping the pairs in ``seen`` (those already recorded).
+    History importers that plan rows away from the database (``doorstep.imports.plan``) call it directly."""
+    seen = set() if seen is None else seen
     now = clock.now()
-    public_ids = ids.id_stream("ms", chunk=min(len(occurrences), 4096))
+    public_ids = ids.id_stream("ms", chunk=min(len(occurrences), 4096) or 1)
     rows: list[dict[str, Any]] = []
     for occ in occurrences:
         registry.get(occ.name)  # unknown names are a programming error
@@ -150,13 +167,7 @@ def record_history(
                 "created_at": now,
             }
         )
-    table = MilestoneEvent.__table__
-    assert isinstance(table, Table)
-    if rows and write is not None:
-        write(session, table, rows)
-    elif rows:
-        session.execute(insert(table), rows)
-    return len(rows)
+    return rows
 
 
 # --- flows: the defaults overlaid by each store's own versions -------------------------------------

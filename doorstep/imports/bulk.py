@@ -1,60 +1,42 @@
-"""The fast path for history imports: drafts in, batched multi-row INSERTs out.
+"""The fast path for history imports: planned batches in, one bulk insert per table out.
 
-Adapters (``olist.py``, ``shopify_csv.py``) turn files into the frozen drafts below; :class:`BulkWriter`
-writes a batch of them in the caller's transaction with one bulk insert per table (:func:`insert_rows`:
-binary ``COPY`` on PostgreSQL, the driver's ``executemany`` on SQLite), never a round trip per row. The rules are the live
-path's own, called here rather than re-implemented:
+Adapters (``olist.py``, ``shopify_csv.py``) turn files into frozen drafts; ``plan.py`` turns a batch of
+drafts into encoded rows with the live path's rules, called rather than re-implemented:
 
 - order money: ``doorstep.orders.service.derive_totals``;
 - shipment state, scan identity and milestones: ``doorstep.shipments.status`` ``derive_fingerprint``,
   ``derive_state`` and ``milestones_crossed``; the delay flag: ``doorstep.shipments.promise.delay_reason``;
-- milestones: ``doorstep.flows.service.record_history`` (once per subject, ``is_historical=True``);
+- milestones: ``doorstep.flows.service.history_rows`` (once per subject, ``is_historical=True``);
 - ids and shopper tokens: ``doorstep.core.ids``.
 
-Only the I/O differs: the live path loads and flushes ORM objects one order at a time. Every lookup by
-natural key is store-scoped (``tenancy.scoped``), and ids already resolved are cached for the run.
-Orders whose external id is already in the store are skipped, which makes re-runs no-ops.
+:class:`BulkWriter` writes the catalog and then each planned batch in the caller's transaction, with one
+bulk insert per table (:func:`insert_encoded`: binary ``COPY`` on PostgreSQL, the driver's
+``executemany`` on SQLite), never a round trip per row. Only the I/O differs from the live path, which
+loads and flushes ORM objects one order at a time. Every lookup by natural key is store-scoped
+(``tenancy.scoped``), and ids already resolved are cached for the run. Orders whose external id is
+already in the store are skipped, which makes re-runs no-ops.
 """
 
-import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from psycopg.types.json import Json
-from sqlalchemy import JSON, Date, Engine, Table, bindparam, func, insert, select
+from sqlalchemy import Engine, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep.catalog.models import Category, Product, Seller
-from doorstep.core import clock, ids
+from doorstep.core import clock
 from doorstep.core.tenancy import scoped
 from doorstep.customers.models import Customer
-from doorstep.db import UtcDateTime
-from doorstep.flows import service as flow_service
-from doorstep.imports.drafts import (
-    CategoryDraft,
-    CustomerDraft,
-    OrderDraft,
-    ProductDraft,
-    SellerDraft,
-)
-from doorstep.orders import service as order_service
+from doorstep.flows.models import MilestoneEvent
+from doorstep.imports.drafts import CategoryDraft, ProductDraft, SellerDraft
+from doorstep.imports.encode import Encoded, Memo, encode_rows
+from doorstep.imports.plan import REFS, PlannedBatch
 from doorstep.orders.models import LineItem, Order, OrderPayment
 from doorstep.reviews.models import ReviewImport
-from doorstep.shipments import promise
 from doorstep.shipments.models import Checkpoint, Shipment, ShipmentItem
-from doorstep.shipments.status import (
-    Scan,
-    ShipmentState,
-    Status,
-    derive_fingerprint,
-    derive_state,
-    milestones_crossed,
-)
 
-_NO_TAGS: list[str] = []  # one shared (never mutated) empty list: encoded once per batch, not per line
 _LOOKUP_CHUNK = 5000  # bound parameters per IN (…) lookup
 SQLITE_CACHE_PRAGMA = "PRAGMA cache_size=-131072"  # 128 MiB of page cache while importing (KiB)
 # Checkpoint the WAL every 1 GiB instead of every 4 MiB. A batch of random-keyed index inserts (public
@@ -79,24 +61,6 @@ def _table(model: type[Any]) -> Table:
     return table
 
 
-_OFFSETS: dict[
-    timedelta | None, str | None
-] = {}  # utcoffset → "+hh:mm": a source has few offsets, rows have many
-
-
-def _offset(moment: datetime) -> str | None:
-    delta = moment.utcoffset()
-    if delta in _OFFSETS:
-        return _OFFSETS[delta]
-    text: str | None = None
-    if delta is not None:
-        minutes = int(delta.total_seconds() // 60)
-        sign = "-" if minutes < 0 else "+"
-        text = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-    _OFFSETS[delta] = text
-    return text
-
-
 def _reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     """``count`` fresh primary keys for ``table``, taken the way each backend hands them out.
 
@@ -112,82 +76,36 @@ def _reserve_ids(session: Session, table: Table, count: int) -> list[int]:
     return list(range(start + 1, start + 1 + count))
 
 
-_Encoder = Callable[[Any], Any]
-# One shared milestone payload per status: equal values, so the SQLite encoder serialises each once.
-_STATE_DATA: dict[Status, dict[str, Any]] = {s: {"status": s.value, "substatus": None} for s in Status}
-_Column = tuple[str, _Encoder | None, Any]  # name, how its value is stored, scalar default
-_PLANS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[_Column]]] = {}
-_PG_TYPES: dict[str, list[str]] = {}  # PostgreSQL COPY statement → its columns' type names
+# (dialect, table, columns) → the SQL and the order its parameters come in; PostgreSQL COPY → type names.
+_STATEMENTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[int]]] = {}
+_PG_TYPES: dict[str, list[str]] = {}
 
 
-def _sqlite_datetime(value: datetime | None) -> str | None:
-    # What doorstep.db.UtcDateTime + SQLAlchemy's SQLite DATETIME store: naive UTC, microseconds.
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+def _statement(session: Session, table: Table, names: tuple[str, ...]) -> tuple[str, list[int]]:
+    """The insert for these columns, compiled once, and the positions of ``names`` it takes them in.
 
-
-def _sqlite_json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
-
-
-def _sqlite_date(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _pg_json(value: Any) -> Json | None:
-    return None if value is None else Json(value)
-
-
-def _plan(session: Session, table: Table, given: tuple[str, ...]) -> tuple[str, list[_Column]]:
-    """The INSERT for these columns compiled once, and per column: name, stored form, scalar default.
-
-    Columns the rows leave out are filled from their Python scalar default when they have one and
-    no server default (so other capabilities' new columns keep working). On SQLite the statement is
-    the one-row ``INSERT … VALUES (?, …)`` for ``executemany``; on PostgreSQL it is the
+    On SQLite it is the one-row ``INSERT … VALUES (?, …)`` for ``executemany``; on PostgreSQL the
     ``COPY t (…) FROM STDIN (FORMAT BINARY)`` that :func:`_insert_pg` streams the rows into.
     """
     dialect = session.get_bind().dialect
-    key = (dialect.name, table.name, given)
-    plan = _PLANS.get(key)
-    if plan is not None:
-        return plan
-    wanted = set(given)
-    columns: list[_Column] = []
-    for column in table.columns:
-        default = column.default
-        scalar = getattr(default, "arg", None) if default is not None and default.is_scalar else None
-        if column.name not in wanted and scalar is None:
-            continue
-        kind = column.type
-        encoder: _Encoder | None = None
-        if dialect.name == "sqlite":
-            if isinstance(kind, UtcDateTime):
-                encoder = _sqlite_datetime
-            elif isinstance(kind, JSON):
-                encoder = _sqlite_json
-            elif isinstance(kind, Date):
-                encoder = _sqlite_date
-        elif isinstance(kind, JSON):
-            encoder = _pg_json
-        columns.append((column.name, encoder, scalar))
-    compiled = (
-        insert(table).values({name: bindparam(name) for name, _, _ in columns}).compile(dialect=dialect)
-    )
+    key = (dialect.name, table.name, names)
+    found = _STATEMENTS.get(key)
+    if found is not None:
+        return found
+    compiled = insert(table).values({name: bindparam(name) for name in names}).compile(dialect=dialect)
     if dialect.name == "sqlite":
-        by_name = {name: (name, encoder, scalar) for name, encoder, scalar in columns}
-        plan = (str(compiled), [by_name[str(name)] for name in compiled.positiontup or ()])
+        position = {name: i for i, name in enumerate(names)}
+        found = (str(compiled), [position[str(name)] for name in compiled.positiontup or ()])
     else:
         # Core's "INSERT INTO t (a, b)" (quoting included) turned into "COPY t (a, b) FROM STDIN".
         head, _, _ = str(compiled).partition(" VALUES ")
         sql = "COPY " + head.removeprefix("INSERT INTO ") + " FROM STDIN (FORMAT BINARY)"
         _PG_TYPES[sql] = [
-            re.sub(r"\(.*\)", "", table.c[name].type.compile(dialect=dialect)).lower()
-            for name, _, _ in columns
+            re.sub(r"\(.*\)", "", table.c[name].type.compile(dialect=dialect)).lower() for name in names
         ]
-        plan = (sql, columns)
-    _PLANS[key] = plan
-    return plan
+        found = (sql, list(range(len(names))))
+    _STATEMENTS[key] = found
+    return found
 
 
 def _insert_pg(session: Session, sql: str, columns: list[list[Any]]) -> None:
@@ -204,52 +122,28 @@ def _insert_pg(session: Session, sql: str, columns: list[list[Any]]) -> None:
         cursor.close()
 
 
-# Encoded values shared by the inserts of one batch, per encoder: id(value) → (value, stored form).
-# Holding the value keeps its id from being reused while the memo lives.
-Memo = dict[_Encoder, dict[int, tuple[Any, Any]]]
+def insert_encoded(session: Session, table: Table, encoded: Encoded) -> None:
+    """Insert rows already encoded for this backend (:func:`doorstep.imports.encode.encode_rows`) in one
+    bulk statement, in the caller's transaction: the driver's C ``executemany`` on SQLite, one binary
+    ``COPY`` on PostgreSQL (psycopg's executemany would send one statement per row)."""
+    if not len(encoded):
+        return
+    sql, order = _statement(session, table, encoded.names)
+    columns = [encoded.columns[i] for i in order]
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql(sql, list(zip(*columns, strict=True)))
+    else:
+        _insert_pg(session, sql, columns)
 
 
 def insert_rows(
     session: Session, table: Table, rows: list[dict[str, Any]], *, memo: Memo | None = None
 ) -> None:
-    """Insert ``rows`` (every column given) in one executemany, in the caller's transaction.
-
-    The table's INSERT is compiled once per column set, and values are handed to the driver already
-    in the form it stores (per-row parameter processing would otherwise cost more than the insert):
-    SQLite gets the driver's C ``executemany``; PostgreSQL gets one ``INSERT … SELECT * FROM unnest(…)``
-    with an array per column (psycopg's executemany would send one statement per row). The rows are
-    read column by column (one list per column, encoded as a whole) rather than row by row.
-
-    Each distinct object is encoded once: many rows share a value (the batch's ``created_at``, a
-    milestone payload), and a batch's tables share more (a scan's time is the checkpoint's, the
-    shipment's and the milestone's); pass one ``memo`` to every insert of a batch to share those too.
-    """
-    if not rows:
-        return
-    first = rows[0]
-    sql, columns = _plan(session, table, tuple(first))
-    count = len(rows)
-    memo = {} if memo is None else memo
-    values: list[list[Any]] = []
-    for name, encode, scalar in columns:
-        column = [row[name] for row in rows] if name in first else [scalar] * count
-        values.append(column if encode is None else _encode_all(column, encode, memo.setdefault(encode, {})))
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql(sql, list(zip(*values, strict=True)))
-    else:
-        _insert_pg(session, sql, values)
-
-
-def _encode_all(values: list[Any], encode: _Encoder, memo: dict[int, tuple[Any, Any]]) -> list[Any]:
-    out: list[Any] = []
-    append = out.append
-    get = memo.get
-    for value in values:
-        hit = get(id(value))
-        if hit is None:
-            hit = memo[id(value)] = (value, encode(value))
-        append(hit[1])
-    return out
+    """Insert ``rows`` (every one giving the same columns) in one bulk statement, in the caller's
+    transaction. Values are handed to the driver already in the form it stores (per-row parameter
+    processing would otherwise cost more than the insert); see :func:`encode_rows` for ``memo``."""
+    if rows:
+        insert_encoded(session, table, encode_rows(session.get_bind().dialect.name, table, rows, memo))
 
 
 def tune(session: Session) -> None:
@@ -316,10 +210,6 @@ class BulkWriter:
         self.sellers: dict[str, int] = {}
         self.categories: dict[str, int] = {}
         self.batches_written = 0
-        # Public ids and tokens for the rows this writer creates, drawn from the OS in chunks.
-        self._ids = {prefix: ids.id_stream(prefix) for prefix in ("cus", "ord", "li", "shp", "cp")}
-        self._tokens = ids.token_stream()
-        self._memo: Memo = {}  # the current batch's encoded values (see insert_rows)
 
     # --- catalog -------------------------------------------------------------------------------
 
@@ -398,46 +288,6 @@ class BulkWriter:
         self.sellers.update(found)
         return added + n
 
-    # --- customers -----------------------------------------------------------------------------
-
-    def _customer_ids(self, session: Session, drafts: Iterable[CustomerDraft]) -> int:
-        wanted: dict[tuple[str, str], CustomerDraft] = {}
-        for draft in drafts:
-            key = draft.key
-            if key is not None and key not in self.customers and key not in wanted:
-                wanted[key] = draft
-        if not wanted:
-            return 0
-        for column in ("external_id", "email"):
-            values = [value for kind, value in wanted if kind == column]
-            attr = getattr(Customer, column)
-            for chunk in _chunks(values):
-                stmt = scoped(select(attr, Customer.id), Customer, self.store_id).where(attr.in_(chunk))
-                for value, id_ in session.execute(stmt):
-                    self.customers[(column, value)] = id_
-        now = clock.now()
-        missing = [(key, d) for key, d in wanted.items() if key not in self.customers]
-        rows: list[dict[str, Any]] = [
-            {
-                "public_id": next(self._ids["cus"]),
-                "store_id": self.store_id,
-                "external_id": d.external_id,
-                "email": d.email,
-                "phone": d.phone,
-                "first_name": d.first_name,
-                "last_name": d.last_name,
-                "preferences": {},
-                "created_at": now,
-                "updated_at": now,
-            }
-            for _, d in missing
-        ]
-        if rows:
-            new_ids = self._insert_with_ids(session, Customer, rows)
-            for (key, _), id_ in zip(missing, new_ids, strict=True):
-                self.customers[key] = id_
-        return len(rows)
-
     # --- orders and everything that hangs off them -----------------------------------------------
 
     def _existing_orders(self, session: Session, external_ids: Sequence[str]) -> set[str]:
@@ -447,290 +297,88 @@ class BulkWriter:
             found.update(ext for ext in session.scalars(stmt) if ext is not None)
         return found
 
-    def write_orders(self, session: Session, drafts: Sequence[OrderDraft]) -> Written:
-        """Insert the orders of one batch (skipping those already in the store) with all they carry."""
-        try:
-            return self._write_orders(session, drafts)
-        finally:
-            self._memo.clear()
+    def _resolve_customers(self, session: Session, batch: PlannedBatch) -> int:
+        """Find the batch's new customers in the store (by external id, else e-mail), insert the rest;
+        return how many were inserted. ``self.customers`` then knows every key of the run."""
+        keys = batch.customer_row_keys
+        for column in ("external_id", "email"):
+            values = [value for kind, value in keys if kind == column]
+            attr = getattr(Customer, column)
+            for chunk in _chunks(values):
+                stmt = scoped(select(attr, Customer.id), Customer, self.store_id).where(attr.in_(chunk))
+                for value, id_ in session.execute(stmt):
+                    self.customers[(column, value)] = id_
+        missing = [i for i, key in enumerate(keys) if key not in self.customers]
+        if not missing:
+            return 0
+        rows = batch.customers if len(missing) == len(keys) else _take(batch.customers, missing)
+        new_ids = _reserve_ids(session, _table(Customer), len(rows))
+        position = rows.names.index("id")
+        rows.columns[position] = list(new_ids)
+        insert_encoded(session, _table(Customer), rows)
+        for i, id_ in zip(missing, new_ids, strict=True):
+            self.customers[keys[i]] = id_
+        return len(rows)
 
-    def _write_orders(self, session: Session, drafts: Sequence[OrderDraft]) -> Written:
-        written = Written()
+    def apply(self, session: Session, batch: PlannedBatch) -> Written:
+        """Write a planned batch in the caller's transaction: skip the orders the store already has,
+        resolve customers, reserve ids and put them where the plan holds positions, insert every table."""
+        written = Written(skipped=batch.duplicates)
         tune(session)
         _refresh_statistics(session, self.batches_written)
         self.batches_written += 1
-        existing = self._existing_orders(session, [d.external_id for d in drafts])
-        fresh: list[OrderDraft] = []
-        for draft in drafts:
-            if draft.external_id in existing:
-                written.skipped += 1
-                continue
-            existing.add(draft.external_id)  # the same order twice in one batch: the first wins
-            fresh.append(draft)
-        if not fresh:
+        if not batch.orders:
             return written
-        written.rows += self._customer_ids(session, (d.customer for d in fresh if d.customer))
-        now = clock.now()
-        order_rows: list[dict[str, Any]] = []
-        for d in fresh:
-            subtotal, total = order_service.derive_totals(
-                ((li.unit_price_minor, li.quantity, li.discount_minor) for li in d.lines),
-                shipping=d.shipping_minor,
-                tax=d.tax_minor,
-                discount=d.discount_minor,
-                total=d.total_minor,
-            )
-            key = d.customer.key if d.customer else None
-            order_rows.append(
-                {
-                    "public_id": next(self._ids["ord"]),
-                    "store_id": self.store_id,
-                    "customer_id": self.customers.get(key) if key else None,
-                    "external_id": d.external_id,
-                    "number": d.number,
-                    "source": self.source,
-                    "placed_at": d.placed_at,
-                    "cancelled_at": d.cancelled_at,
-                    "cancel_reason": d.cancel_reason,
-                    "currency": d.currency,
-                    "subtotal_minor": subtotal,
-                    "shipping_minor": d.shipping_minor,
-                    "tax_minor": d.tax_minor,
-                    "discount_minor": d.discount_minor,
-                    "total_minor": total,
-                    "refunded_minor": 0,
-                    "shipping_address": d.shipping_address,
-                    "tags": list(d.tags),
-                    "note": d.note,
-                    "status_token": next(self._tokens),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        order_ids = self._insert_with_ids(session, Order, order_rows)
-        for row, order_id in zip(order_rows, order_ids, strict=True):
-            row["id"] = order_id
-        line_rows: list[dict[str, Any]] = []
-        payment_rows: list[dict[str, Any]] = []
-        review_rows: list[dict[str, Any]] = []
-        for d, order_id in zip(fresh, order_ids, strict=True):
-            for position, li in enumerate(d.lines):
-                line_rows.append(
-                    {
-                        "public_id": next(self._ids["li"]),
-                        "store_id": self.store_id,
-                        "order_id": order_id,
-                        "position": position,
-                        "external_id": li.external_id,
-                        "product_id": li.product_id,
-                        "variant_id": None,
-                        "sku": li.sku,
-                        "title": li.title,
-                        "variant_title": li.variant_title,
-                        "quantity": li.quantity,
-                        "unit_price_minor": li.unit_price_minor,
-                        "discount_minor": li.discount_minor,
-                        "image_url": None,
-                        "product_tags": _NO_TAGS,
-                        "is_final_sale": False,
-                        "seller_id": self.sellers.get(li.seller_ref) if li.seller_ref else None,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-            payment_rows.extend(
-                {
-                    "store_id": self.store_id,
-                    "order_id": order_id,
-                    "sequence": p.sequence,
-                    "method": p.method,
-                    "installments": p.installments,
-                    "amount_minor": p.amount_minor,
-                    "currency": d.currency,
-                    "reference": p.reference,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for p in d.payments
-            )
-            review_rows.extend(
-                {
-                    "store_id": self.store_id,
-                    "order_id": order_id,
-                    "source": self.source,
-                    "external_id": r.external_id,
-                    "order_external_id": d.external_id,
-                    "score": r.score,
-                    "title": r.title,
-                    "message": r.message,
-                    "reviewed_at": r.reviewed_at,
-                    "answered_at": r.answered_at,
-                    "raw": r.raw,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for r in d.reviews
-            )
-        line_ids = self._insert_with_ids(session, LineItem, line_rows)
-        if payment_rows:
-            insert_rows(session, _table(OrderPayment), payment_rows, memo=self._memo)
-        if review_rows:
-            insert_rows(session, _table(ReviewImport), review_rows, memo=self._memo)
-        occurrences: list[flow_service.Occurrence] = []
-        for d, row in zip(fresh, order_rows, strict=True):
-            occurrences.append(
-                flow_service.Occurrence("order.placed", row["public_id"], row["public_id"], d.placed_at)
-            )
-            if d.cancelled_at is not None:
-                occurrences.append(
-                    flow_service.Occurrence(
-                        "order.cancelled",
-                        row["public_id"],
-                        row["public_id"],
-                        d.cancelled_at,
-                        {"reason": d.cancel_reason},
-                    )
-                )
-        shipped = self._write_shipments(session, fresh, order_rows, line_rows, line_ids, occurrences, now)
-        milestones = flow_service.record_history(
-            session,
-            store_id=self.store_id,
-            occurrences=occurrences,
-            write=lambda s, table, rows: insert_rows(s, table, rows, memo=self._memo),
-            new_subjects=True,  # every subject is an order or parcel this batch just created
-        )
-        written.orders = len(fresh)
-        written.rows += len(order_rows) + len(line_rows) + len(payment_rows) + len(review_rows)
-        written.rows += shipped + milestones
+        sizes = batch.sizes()  # positions refer to the plan as made, before any order is dropped
+        existing = self._existing_orders(session, batch.external_ids)
+        tables = batch.tables
+        # Customers first, even when every order is skipped: the planner sends each customer once per
+        # run, so a later batch's order may need the id found here.
+        written.rows += self._resolve_customers(session, batch)
+        if existing:
+            written.skipped += len(existing)
+            keep = {i for i, ext in enumerate(batch.external_ids) if ext not in existing}
+            tables = [_take(t, [i for i, o in enumerate(batch.owners[t.table]) if o in keep]) for t in tables]
+            tables = [t for t in tables if len(t)]
+        reserved = {
+            name: _reserve_ids(session, _TABLES[name], sizes[name]) if sizes.get(name) else []
+            for name in ("orders", "line_items", "shipments")
+        }
+        for encoded in tables:
+            if encoded.table == "orders":  # before its "id" column turns from positions into ids
+                keys, customers = batch.customer_keys, self.customers
+                encoded.columns[encoded.names.index("customer_id")] = [
+                    customers.get(key) if (key := keys[i]) else None
+                    for i in encoded.columns[encoded.names.index("id")]
+                ]
+            refs = REFS.get(encoded.table, {})
+            for position, name in enumerate(encoded.names):
+                target = refs.get(name)
+                if target is not None:
+                    taken = reserved[target]
+                    encoded.columns[position] = [taken[i] for i in encoded.columns[position]]
+            insert_encoded(session, _TABLES[encoded.table], encoded)
+            written.rows += len(encoded)
+        written.orders = sum(len(t) for t in tables if t.table == "orders")
         return written
 
-    def _insert_with_ids(self, session: Session, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert rows with ids reserved up front (one round trip), so no RETURNING per row is needed."""
-        if not rows:
-            return []
-        table = _table(model)
-        new_ids = _reserve_ids(session, table, len(rows))
-        for row, id_ in zip(rows, new_ids, strict=True):
-            row["id"] = id_
-        insert_rows(session, table, rows, memo=self._memo)
-        return new_ids
 
-    def _write_shipments(
-        self,
-        session: Session,
-        drafts: Sequence[OrderDraft],
-        order_rows: Sequence[dict[str, Any]],
-        line_rows: Sequence[dict[str, Any]],
-        line_ids: Sequence[int],
-        occurrences: list[flow_service.Occurrence],
-        now: datetime,
-    ) -> int:
-        lines_by_order: dict[int, list[tuple[int, int]]] = {}
-        for row, line_id in zip(line_rows, line_ids, strict=True):
-            lines_by_order.setdefault(row["order_id"], []).append((line_id, row["quantity"]))
-        shipment_rows: list[dict[str, Any]] = []
-        scans_per_shipment: list[list[dict[str, Any]]] = []
-        for d, order_row in zip(drafts, order_rows, strict=True):
-            if d.shipment is None:
-                continue
-            s = d.shipment
-            checkpoint_rows: list[dict[str, Any]] = []
-            scans: list[Scan] = []
-            for cp in s.scans:
-                fingerprint = derive_fingerprint(
-                    cp.occurred_at, cp.raw_code, cp.message, cp.city, cp.postal_code, cp.country
-                )
-                scans.append(Scan(cp.occurred_at, cp.status, None, fingerprint))
-                checkpoint_rows.append(
-                    {
-                        "public_id": next(self._ids["cp"]),
-                        "store_id": self.store_id,
-                        "occurred_at": cp.occurred_at,
-                        "utc_offset": _offset(cp.occurred_at),
-                        "status": cp.status.value,
-                        "substatus": None,
-                        "raw_code": cp.raw_code,
-                        "raw_message": cp.message,
-                        "city": cp.city,
-                        "region": cp.region,
-                        "postal_code": cp.postal_code,
-                        "country": cp.country,
-                        "source": self.source,
-                        "fingerprint": fingerprint,
-                        "created_at": now,
-                    }
-                )
-            state = derive_state(scans)
-            # Was the parcel late? The live rule, asked on the day it arrived (today, if it never did).
-            reason = promise.delay_reason(
-                is_terminal=False,
-                promised_on=s.promised_on,
-                expected_on=None,
-                today=(state.delivered_at or now).date(),
-            )
-            public_id = next(self._ids["shp"])
-            shipment_rows.append(
-                {
-                    "public_id": public_id,
-                    "store_id": self.store_id,
-                    "order_id": order_row["id"],
-                    "external_id": None,
-                    "carrier": s.carrier,
-                    "service": s.service,
-                    "tracking_number": s.tracking_number,
-                    "tracking_url": None,
-                    "direction": "outbound",
-                    "status": state.status.value,
-                    "substatus": None,
-                    "status_changed_at": state.status_changed_at,
-                    "last_checkpoint_at": state.last_checkpoint_at,
-                    "shipped_at": state.shipped_at,
-                    "delivered_at": state.delivered_at,
-                    "promised_on": s.promised_on,
-                    "expected_on": None,
-                    "order_ref": None,
-                    "signed_by": None,
-                    "is_delayed": reason is not None,
-                    "delay_reason": reason,
-                    "is_stalled": False,
-                    "poll_source": None,  # history is never polled
-                    "next_poll_at": None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            scans_per_shipment.append(checkpoint_rows)
-            reached_at = dict(state.reached_at)
-            occurrences.extend(
-                flow_service.Occurrence(
-                    name,
-                    public_id,
-                    order_row["public_id"],
-                    reached_at[name],
-                    _STATE_DATA[state.status],
-                )
-                for name in milestones_crossed(ShipmentState(), state)
-            )
-        shipment_ids = self._insert_with_ids(session, Shipment, shipment_rows)
-        item_rows: list[dict[str, Any]] = []
-        checkpoint_rows_all: list[dict[str, Any]] = []
-        for row, shipment_id, checkpoint_rows in zip(
-            shipment_rows, shipment_ids, scans_per_shipment, strict=True
-        ):
-            for line_id, quantity in lines_by_order.get(row["order_id"], []):
-                item_rows.append(
-                    {
-                        "store_id": self.store_id,
-                        "shipment_id": shipment_id,
-                        "line_item_id": line_id,
-                        "quantity": quantity,
-                    }
-                )
-            for cp_row in checkpoint_rows:
-                cp_row["shipment_id"] = shipment_id
-                checkpoint_rows_all.append(cp_row)
-        if item_rows:
-            insert_rows(session, _table(ShipmentItem), item_rows, memo=self._memo)
-        if checkpoint_rows_all:
-            insert_rows(session, _table(Checkpoint), checkpoint_rows_all, memo=self._memo)
-        return len(shipment_rows) + len(item_rows) + len(checkpoint_rows_all)
+_TABLES: dict[str, Table] = {
+    _table(model).name: _table(model)
+    for model in (
+        Customer,
+        Order,
+        LineItem,
+        OrderPayment,
+        ReviewImport,
+        Shipment,
+        ShipmentItem,
+        Checkpoint,
+        MilestoneEvent,
+    )
+}
+
+
+def _take(encoded: Encoded, rows: list[int]) -> Encoded:
+    """The given rows of ``encoded`` only, in order."""
+    return Encoded(encoded.table, encoded.names, [[column[i] for i in rows] for column in encoded.columns])

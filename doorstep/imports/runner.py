@@ -5,7 +5,8 @@ input again skips the orders already in the store (matched by external id) and i
 run's progress and counts are kept in ``import_runs``.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,9 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from doorstep.core import clock
 from doorstep.db import transaction
 from doorstep.imports.bulk import BulkWriter, checkpoint
-from doorstep.imports.drafts import CategoryDraft, OrderDraft, ProductDraft, SellerDraft
+from doorstep.imports.drafts import CategoryDraft, ProductDraft, SellerDraft
 from doorstep.imports.models import ImportRun
+from doorstep.imports.pipeline import BatchSource, planned_batches
 from doorstep.imports.rejects import Rejects
+
+# From this many orders on, callers plan batches in a second process while this one writes them
+# (``parallel``); below it, starting that process (about a second) costs more than it saves.
+PARALLEL_FROM = 20_000
 
 
 @dataclass(frozen=True)
@@ -45,12 +51,15 @@ def run_import(
     source: str,
     input_ref: str,
     catalog: Catalog,
-    batches: Iterable[Sequence[OrderDraft]],
+    batches: BatchSource,
     rejects: Rejects,
     on_batch: Callable[[int], None] | None = None,
     stop_after_batches: int | None = None,
+    parallel: bool = False,
 ) -> Summary:
-    """Write ``catalog`` then each batch of orders; ``stop_after_batches`` stops early (as a crash would)."""
+    """Write ``catalog`` then each batch of orders ``batches(rejects)`` yields; ``stop_after_batches``
+    stops early (as a crash would). ``parallel`` plans batches in a second process while this one
+    writes (``doorstep.imports.pipeline``; ``batches`` must then be picklable)."""
     now = clock.now()
     with transaction(factory) as session:
         run = ImportRun(store_id=store_id, source=source, input=input_ref[:2000], started_at=now)
@@ -62,21 +71,28 @@ def run_import(
         summary.catalog_rows = writer.write_catalog(
             session, categories=catalog.categories, products=catalog.products, sellers=catalog.sellers
         )
-    for batch in batches:
-        if stop_after_batches is not None and summary.batches >= stop_after_batches:
-            summary.status = "stopped"
-            break
-        with transaction(factory) as session:
-            written = writer.write_orders(session, batch)
-            summary.batches += 1
-            summary.orders_imported += written.orders
-            summary.orders_skipped += written.skipped
-            summary.rows += written.rows
-            _save(session, summary, rejected=len(rejects))
-        if on_batch is not None:
-            on_batch(len(batch))
-    else:
-        summary.status = "completed"
+    planner = {
+        "store_id": store_id,
+        "source": source,
+        "dialect": _dialect(factory),
+        "sellers": writer.sellers,
+    }
+    with closing(planned_batches(batches, rejects, planner, parallel=parallel)) as planned:
+        for batch in planned:
+            if stop_after_batches is not None and summary.batches >= stop_after_batches:
+                summary.status = "stopped"
+                break
+            with transaction(factory) as session:
+                written = writer.apply(session, batch)
+                summary.batches += 1
+                summary.orders_imported += written.orders
+                summary.orders_skipped += written.skipped
+                summary.rows += written.rows
+                _save(session, summary, rejected=len(rejects))
+            if on_batch is not None:
+                on_batch(batch.drafts)
+        else:
+            summary.status = "completed"
     summary.rejected = len(rejects)
     with transaction(factory) as session:
         _save(session, summary, rejected=summary.rejected, finished=summary.status == "completed")
@@ -96,3 +112,8 @@ def _save(session: Session, summary: Summary, *, rejected: int, finished: bool =
     run.updated_at = clock.now()
     if finished:
         run.finished_at = clock.now()
+
+
+def _dialect(factory: sessionmaker[Session]) -> str:
+    with factory() as session:
+        return session.get_bind().dialect.name

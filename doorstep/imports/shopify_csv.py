@@ -81,7 +81,9 @@ class ShopifyExport:
     path: Path
     orders: list[OrderDraft]
 
-    def batches(self, *, size: int) -> Iterator[list[OrderDraft]]:
+    def batches(self, rejects: Rejects, *, size: int) -> Iterator[list[OrderDraft]]:
+        """The orders in batches of ``size``. ``rejects`` is there to match other sources (see
+        ``doorstep.imports.pipeline.BatchSource``): every unusable row was reported by :func:`read`."""
         for start in range(0, len(self.orders), size):
             yield self.orders[start : start + size]
 

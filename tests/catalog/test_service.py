@@ -1,5 +1,6 @@
 """The catalog an Olist import leaves behind: products with translated categories, sellers, per store."""
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ def test_products_carry_translated_categories_and_stay_in_their_store(
     data = olist.read(SMALL, found)
     runner.run_import(
         factory, store_id=store.id, source="olist", input_ref="t", catalog=data.catalog,
-        batches=data.batches(found, size=50), rejects=found,
+        batches=partial(data.batches, size=50), rejects=found,
     )  # fmt: skip
     product = next(p for p in data.catalog.products if p.category_ref == "beleza_saude")
     seller = data.catalog.sellers[0]

@@ -3,10 +3,12 @@
 import csv
 import shutil
 from collections import Counter
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import column, func, inspect, select, table
+from sqlalchemy import column, func, inspect, select, table, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep.catalog.models import Category, Product, Seller
@@ -14,7 +16,9 @@ from doorstep.customers.models import Customer
 from doorstep.db import transaction
 from doorstep.flows.models import MilestoneEvent
 from doorstep.imports import olist, runner
+from doorstep.imports.drafts import OrderDraft
 from doorstep.imports.models import ImportRun
+from doorstep.imports.pipeline import PlannerFailed
 from doorstep.imports.rejects import Rejects
 from doorstep.orders.models import LineItem, Order, OrderPayment
 from doorstep.reviews.models import ReviewImport
@@ -38,6 +42,7 @@ def _import(
     batch_size: int = 10,
     stop_after_batches: int | None = None,
     repeat: int = 1,
+    parallel: bool = False,
 ) -> tuple[runner.Summary, Rejects]:
     found = Rejects()
     data = olist.read(directory, found)
@@ -47,9 +52,10 @@ def _import(
         source="olist",
         input_ref=str(directory),
         catalog=data.catalog,
-        batches=data.batches(found, size=batch_size, repeat=repeat),
+        batches=partial(data.batches, size=batch_size, repeat=repeat),
         rejects=found,
         stop_after_batches=stop_after_batches,
+        parallel=parallel,
     )
     return summary, found
 
@@ -203,15 +209,18 @@ def test_a_rerun_changes_nothing(factory: sessionmaker[Session], store: StoreWit
     assert _counts(factory, store.id) == before
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "planner-process"])
 @pytest.mark.usefixtures("backend")
-def test_an_interrupted_run_resumes(factory: sessionmaker[Session], store: StoreWithKey) -> None:
+def test_an_interrupted_run_resumes(
+    factory: sessionmaker[Session], store: StoreWithKey, parallel: bool
+) -> None:
     # given a run stopped after 2 batches of 10 orders, as a crash would stop it
-    stopped, _ = _import(factory, store.id, SMALL, batch_size=10, stop_after_batches=2)
+    stopped, _ = _import(factory, store.id, SMALL, batch_size=10, stop_after_batches=2, parallel=parallel)
     assert (stopped.status, stopped.orders_imported) == ("stopped", 20)
     assert _counts(factory, store.id)["orders"] == 20
 
-    # when the same import runs again
-    resumed, _ = _import(factory, store.id, SMALL, batch_size=10)
+    # when the same import runs again, in batches of 15: the second mixes 5 known orders and 10 new ones
+    resumed, _ = _import(factory, store.id, SMALL, batch_size=15, parallel=parallel)
 
     # then it skips what is there and imports the rest, exactly once
     assert (resumed.status, resumed.orders_skipped, resumed.orders_imported) == ("completed", 20, 19)
@@ -232,9 +241,10 @@ def test_two_stores_import_the_same_data_separately(
     _assert_matches_source(factory, other_store.id, SMALL)
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "planner-process"])
 @pytest.mark.usefixtures("backend")
 def test_bad_rows_are_rejected_with_file_line_and_reason(
-    factory: sessionmaker[Session], store: StoreWithKey, tmp_path: Path
+    factory: sessionmaker[Session], store: StoreWithKey, tmp_path: Path, parallel: bool
 ) -> None:
     # given the sample with a bad purchase time, an item of an unknown order and a broken review score
     directory = tmp_path / "olist"
@@ -248,7 +258,7 @@ def test_bad_rows_are_rejected_with_file_line_and_reason(
         handle.write("ffffffffffffffffffffffffffffffff,1,p,s,2018-01-01 00:00:00,10.00,1.00\n")
     items_line = len((directory / olist.ITEMS).read_text().splitlines())
 
-    summary, found = _import(factory, store.id, directory)
+    summary, found = _import(factory, store.id, directory, batch_size=7, parallel=parallel)
     written = found.write(tmp_path / "rejects.csv")
 
     assert summary.rejected == 2
@@ -274,3 +284,94 @@ def test_the_shared_4000_order_sample_imports_exactly(
     _assert_matches_source(factory, store.id, SHARED)
     again, _ = _import(factory, store.id, SHARED, batch_size=2000)
     assert (again.orders_imported, again.orders_skipped) == (0, 4000)
+
+
+def _content(factory: sessionmaker[Session], store_id: int) -> dict[str, list[tuple[object, ...]]]:
+    """Everything an import wrote for the store, with database ids replaced by the natural keys they
+    point at (so a wrong id in any reference column shows up as a different row)."""
+    queries = {
+        "orders": """select o.external_id, o.number, o.subtotal_minor, o.shipping_minor, o.total_minor,
+                            o.placed_at, o.cancelled_at, c.external_id from orders o
+                     left join customers c on c.id = o.customer_id where o.store_id = :s""",
+        "lines": """select o.external_id, li.external_id, li.position, li.unit_price_minor, li.product_id,
+                           se.external_id from line_items li join orders o on o.id = li.order_id
+                    left join sellers se on se.id = li.seller_id where li.store_id = :s""",
+        "payments": """select o.external_id, p.sequence, p.method, p.amount_minor from order_payments p
+                       join orders o on o.id = p.order_id where p.store_id = :s""",
+        "reviews": """select o.external_id, r.external_id, r.score from review_imports r
+                      join orders o on o.id = r.order_id where r.store_id = :s""",
+        "shipments": """select o.external_id, sh.status, sh.shipped_at, sh.delivered_at, sh.is_delayed
+                        from shipments sh join orders o on o.id = sh.order_id where sh.store_id = :s""",
+        "items": """select o.external_id, li.external_id, si.quantity, li.order_id = sh.order_id
+                    from shipment_items si
+                    join shipments sh on sh.id = si.shipment_id join orders o on o.id = sh.order_id
+                    join line_items li on li.id = si.line_item_id where si.store_id = :s""",
+        "scans": """select o.external_id, cp.occurred_at, cp.status, cp.fingerprint from checkpoints cp
+                    join shipments sh on sh.id = cp.shipment_id join orders o on o.id = sh.order_id
+                    where cp.store_id = :s""",
+        "milestones": """select o.external_id, m.name, m.occurred_at, m.subject_id = o.public_id
+                         from milestone_events m join orders o on o.public_id = m.order_id
+                         where m.store_id = :s""",
+        "customers": "select external_id, email from customers where store_id = :s",
+    }
+    with transaction(factory) as session:
+        return {
+            name: sorted(
+                (tuple(row) for row in session.execute(text(sql), {"s": store_id})),
+                key=lambda row: tuple(str(value) for value in row),
+            )
+            for name, sql in queries.items()
+        }
+
+
+@pytest.mark.usefixtures("backend")
+def test_planning_in_a_second_process_writes_the_same_rows(
+    factory: sessionmaker[Session], store: StoreWithKey, other_store: StoreWithKey
+) -> None:
+    one, _ = _import(factory, store.id, SMALL, batch_size=7)
+    two, _ = _import(factory, other_store.id, SMALL, batch_size=7, parallel=True)
+
+    assert (two.status, two.orders_imported, two.batches) == (one.status, one.orders_imported, one.batches)
+    assert two.rows == one.rows
+    content = _content(factory, store.id)
+    assert all(content.values()), {name: len(rows) for name, rows in content.items()}
+    assert _content(factory, other_store.id) == content
+    # and the references point where the source says: each line in its order, each parcel item too
+    items = _csv(SMALL, olist.ITEMS)
+    assert [row[:2] + row[3:4] for row in content["lines"]] == sorted(
+        (i["order_id"], i["order_item_id"], round(float(i["price"]) * 100)) for i in items
+    )
+    assert content["items"]
+    assert all(row[3] for row in content["items"])
+    _assert_matches_source(factory, other_store.id, SMALL)
+
+
+def _fails_after_two_batches(rejects: Rejects, *, directory: Path) -> Iterator[list[OrderDraft]]:
+    """A source that breaks mid-run (module level, so the planner process can be handed it)."""
+    for number, batch in enumerate(olist.read(directory, Rejects()).batches(rejects, size=10)):
+        if number == 2:
+            raise OSError("the disk went away")
+        yield batch
+
+
+@pytest.mark.usefixtures("backend")
+def test_a_planner_process_that_fails_stops_the_run_and_keeps_what_was_written(
+    factory: sessionmaker[Session], store: StoreWithKey
+) -> None:
+    with pytest.raises(PlannerFailed, match="the disk went away"):
+        runner.run_import(
+            factory,
+            store_id=store.id,
+            source="olist",
+            input_ref=str(SMALL),
+            catalog=olist.read(SMALL, Rejects()).catalog,
+            batches=partial(_fails_after_two_batches, directory=SMALL),
+            rejects=Rejects(),
+            parallel=True,
+        )
+
+    # the two batches written before it are there, and a run of the good source completes them
+    assert _counts(factory, store.id)["orders"] == 20
+    resumed, _ = _import(factory, store.id, SMALL, parallel=True)
+    assert (resumed.orders_skipped, resumed.orders_imported) == (20, 19)
+    _assert_matches_source(factory, store.id, SMALL)

@@ -1,6 +1,7 @@
 """`doorstep import shopify-orders`: Shopify's order export, one row per line item."""
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def _import(factory: sessionmaker[Session], store_id: int, path: Path) -> tuple[
         source="shopify",
         input_ref=str(path),
         catalog=runner.Catalog(),
-        batches=export.batches(size=2),
+        batches=partial(export.batches, size=2),
         rejects=found,
     )
     return summary, found
