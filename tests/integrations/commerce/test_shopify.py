@@ -9,12 +9,13 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
@@ -667,13 +668,15 @@ def test_a_shopify_order_travels_from_checkout_to_refund(
 ) -> None:
     # given a store connected to Shopify, when Shopify delivers the order, its fulfillment, three
     # tracking events and a refund, each signed with the store's secret
-    answers = [deliver(client, "orders/create", ORDER, "wh-order")]
-    answers.append(deliver(client, "fulfillments/create", FULFILLMENT, "wh-fulfillment"))
-    answers += [
-        deliver(client, "fulfillment_events/create", event(n, *step), f"wh-event-{n}")
-        for n, step in enumerate(JOURNEY)
-    ]
-    answers.append(deliver(client, "refunds/create", REFUND, "wh-refund"))
+    # (each arrives when it happened: the journey is on time, so no delay is flagged whatever today is)
+    with time_machine.travel("2026-11-20T16:01:00-05:00", tick=False):
+        answers = [deliver(client, "orders/create", ORDER, "wh-order")]
+        answers.append(deliver(client, "fulfillments/create", FULFILLMENT, "wh-fulfillment"))
+    for n, step in enumerate(JOURNEY):
+        with time_machine.travel(datetime.fromisoformat(step[2]) + timedelta(minutes=1), tick=False):
+            answers.append(deliver(client, "fulfillment_events/create", event(n, *step), f"wh-event-{n}"))
+    with time_machine.travel("2026-11-25T10:01:00-05:00", tick=False):
+        answers.append(deliver(client, "refunds/create", REFUND, "wh-refund"))
 
     # then each was recorded and applied
     assert [(a.status_code, a.json()["status"]) for a in answers] == [(200, "applied")] * 6
