@@ -6,6 +6,7 @@ through psycopg 3. Entry points (a request, a job, a CLI command) open one trans
 
 import sqlite3
 import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -111,7 +112,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except BaseException:
+    except BaseException as exc:
+        # The frames the error unwound may hold a half-read result: free them first, or SQLite's open
+        # statement could outlive the rollback and keep the write lock while the error is kept (a job's
+        # failure is kept until it is recorded, in another transaction that would then wait on it).
+        traceback.clear_frames(exc.__traceback__)
         session.rollback()
         raise
     finally:

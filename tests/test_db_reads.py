@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
 
 from doorstep.config import Settings
-from doorstep.db import OneRowRead, WouldBlock, make_engine
+from doorstep.db import OneRowRead, WouldBlock, make_engine, make_session_factory, transaction
 
 
 @pytest.fixture
@@ -57,3 +58,43 @@ def test_a_network_database_is_never_read_on_the_loop() -> None:
     read = OneRowRead(engine, select(text("1")))
     with pytest.raises(WouldBlock):
         read.one_or_none_on_loop({})
+
+
+def test_an_error_kept_after_a_half_read_does_not_keep_the_write_lock(sqlite_file: str) -> None:
+    """A job's failure is kept until it is recorded in another transaction: the frames it unwound must not
+    hold a half-read SQLite statement that keeps the first transaction's lock."""
+    factory = make_session_factory(make_engine(Settings(database_url=f"sqlite:///{sqlite_file}")))
+    with factory() as session:  # fill enough rows that a read is not done after its first fetch
+        session.execute(
+            text("INSERT INTO things VALUES (:t, :n)"), [{"t": f"t{n}", "n": n} for n in range(500)]
+        )
+        session.commit()
+
+    def service(session: Session) -> None:  # a service function that fails with a read half done
+        session.execute(text("UPDATE things SET n = n + 1 WHERE token = 'abc'"))
+        rows = session.execute(text("SELECT token FROM things"))
+        rows.fetchone()
+        raise RuntimeError("a handler bug, mid-read")
+
+    def fail_mid_read() -> None:
+        with transaction(factory) as session:
+            service(session)
+
+    try:
+        fail_mid_read()
+    except RuntimeError as exc:
+        kept = exc  # kept alive, as the worker keeps a job's error until it records it
+        writer = sqlite3.connect(sqlite_file, timeout=0.2, isolation_level=None)
+        try:
+            writer.execute(
+                "BEGIN IMMEDIATE"
+            )  # fails with "database is locked" if the lock outlived the error
+            writer.execute("UPDATE things SET n = 0 WHERE token = 'def'")
+            writer.execute("COMMIT")
+        finally:
+            writer.close()
+        assert kept.args == ("a handler bug, mid-read",)
+    with factory() as session:
+        assert (
+            session.execute(text("SELECT n FROM things WHERE token = 'abc'")).scalar_one() == 1
+        )  # rolled back
