@@ -5,6 +5,7 @@ what to send instead.
 """
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +21,7 @@ def _problem(message: str, fix: str) -> PydanticCustomError:
     return PydanticCustomError("doorstep", message, {"fix": fix})
 
 
+@lru_cache(maxsize=16384)  # pure, and asked for every message sent
 def normalize_email(value: str) -> str:
     try:
         result = validate_email(value, check_deliverability=False)
@@ -30,6 +32,7 @@ def normalize_email(value: str) -> str:
     return result.normalized.lower()
 
 
+@lru_cache(maxsize=16384)
 def normalize_phone(value: str) -> str:
     try:
         parsed = phonenumbers.parse(value, None)

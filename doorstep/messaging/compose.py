@@ -6,6 +6,7 @@ the open pixel and the unsubscribe page. No I/O beyond the rows the caller loade
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
@@ -46,6 +47,7 @@ class Addressing:
     kind: str
 
 
+@lru_cache(maxsize=64)
 def babel_locale(locale: str | None) -> Locale:
     try:
         return Locale.parse((locale or "en").replace("-", "_"))
@@ -53,6 +55,7 @@ def babel_locale(locale: str | None) -> Locale:
         return Locale.parse("en")
 
 
+@lru_cache(maxsize=4096)  # pure; a batch formats the same prices in the same locales
 def price(amount_minor: int, currency: str, locale: str | None) -> str:
     exponent = money.exponent(currency) if money.is_currency(currency) else 2
     return format_currency(amount_minor / 10**exponent, currency, locale=babel_locale(locale))

@@ -1,5 +1,5 @@
 """Render one message: pick the template (the store's override, else the shipped default), fill it in a
-Jinja2 sandbox, and turn email MJML into responsive HTML with inlined styles plus a plain-text part.
+Jinja2 sandbox, and turn email MJML into responsive HTML plus a plain-text part.
 
 Shipped defaults live at ``messaging/templates/defaults/<milestone>/<kind>.<locale>.<ext>``
 (``email.en.mjml``, ``sms.en.txt``, ``whatsapp.en.txt``). A default email template extends a shared
@@ -7,8 +7,8 @@ layout through ``{% extends layout %}``, so the same blocks render twice: once i
 (HTML) and once into the text layout (the plain-text part). The subject is the template's ``subject``
 block (defaults) or the override's ``subject`` field.
 
-No network, ever: MJML is rendered with no web fonts (mrml links Google Fonts otherwise) and the inliner
-is told never to load remote stylesheets (DESIGN §7).
+No network, ever: MJML is rendered with no web fonts (mrml links Google Fonts otherwise) and no includes
+(DESIGN §7). Styles are inlined as MJML does it, from ``<mj-style inline="inline">``, by mrml itself.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import css_inline
 import mrml
 from jinja2 import BaseLoader, FileSystemLoader, StrictUndefined, Template, TemplateError
 from jinja2.exceptions import SecurityError
@@ -141,8 +140,9 @@ def default_path(milestone: str, kind: Kind, locale: str) -> str:
     return f"{milestone}/{kind.value}.{locale}.{EXTENSIONS[kind]}"
 
 
+@lru_cache(maxsize=512)
 def default_source(milestone: str, kind: Kind, locale: str) -> Source:
-    """The shipped default for the locale (falling back to English), read from the package."""
+    """The shipped default for the locale (falling back to English), read from the package once."""
     milestones.get(milestone)  # unknown names are a programming error
     for candidate in (normalize_locale(locale), FALLBACK_LOCALE):
         path = DEFAULTS / default_path(milestone, kind, candidate)
@@ -166,9 +166,13 @@ def labels(locale: str) -> Mapping[str, str]:
 # --- rendering ----------------------------------------------------------------------------------------
 
 
-def _variables(context: TemplateContext, locale: str, layout: str) -> dict[str, Any]:
+def _data(context: TemplateContext) -> dict[str, Any]:
     # Plain data only (dicts, lists, strings): the sandbox never sees a model or its methods.
     data: dict[str, Any] = context.model_dump(mode="json")
+    return data
+
+
+def _variables(data: dict[str, Any], locale: str, layout: str) -> dict[str, Any]:
     return {**data, "labels": dict(labels(locale)), "locale": locale, "layout": layout}
 
 
@@ -221,7 +225,7 @@ def render_source(source: Source, *, kind: Kind, locale: str, context: TemplateC
     if kind is Kind.email:
         return _render_email(source, locale, context)
     template = _compile(source.body, autoescape=False, part="body")
-    text = _tidy_text(_run(lambda: template.render(_variables(context, locale, "")), part="body"))
+    text = _tidy_text(_run(lambda: template.render(_variables(_data(context), locale, "")), part="body"))
     if not text:
         raise RenderFailed("body renders to an empty message", part="body")
     if kind is Kind.sms:
@@ -232,18 +236,18 @@ def render_source(source: Source, *, kind: Kind, locale: str, context: TemplateC
 
 def _render_email(source: Source, locale: str, context: TemplateContext) -> Rendered:
     html_template = _compile(source.body, autoescape=True, part="body")
-    html_vars = _variables(context, locale, HTML_LAYOUT)
-    mjml_source = _run(lambda: html_template.render(html_vars), part="body")
+    data = _data(context)
+    mjml_source = _run(lambda: html_template.render(_variables(data, locale, HTML_LAYOUT)), part="body")
     if source.subject is not None:
         subject_template = _compile(source.subject, autoescape=False, part="subject")
-        subject = _run(lambda: subject_template.render(_variables(context, locale, "")), part="subject")
+        subject = _run(lambda: subject_template.render(_variables(data, locale, "")), part="subject")
     else:
         subject = _run(
             lambda: (
                 _block(
                     _compile(source.body, autoescape=False, part="body"),
                     "subject",
-                    _variables(context, locale, TEXT_LAYOUT),
+                    _variables(data, locale, TEXT_LAYOUT),
                 )
                 or ""
             ),
@@ -255,35 +259,34 @@ def _render_email(source: Source, locale: str, context: TemplateContext) -> Rend
     html = to_html(mjml_source)
     if source.text is not None:
         text_template = _compile(source.text, autoescape=False, part="text")
-        text = _run(lambda: text_template.render(_variables(context, locale, "")), part="text")
+        text = _run(lambda: text_template.render(_variables(data, locale, "")), part="text")
     elif html_template.blocks and "{% extends layout %}" in source.body.replace("{%- ", "{% ").replace(
         " -%}", " %}"
     ):
         text_template = _compile(source.body, autoescape=False, part="text")
-        text = _run(lambda: text_template.render(_variables(context, locale, TEXT_LAYOUT)), part="text")
+        text = _run(lambda: text_template.render(_variables(data, locale, TEXT_LAYOUT)), part="text")
     else:
         text = html_to_text(html)
     return Rendered(kind=Kind.email, locale=locale, text=_tidy_text(text), subject=subject, html=html)
 
 
-_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True, keep_link_tags=False)
 _RENDER_OPTIONS = mrml.RenderOptions(disable_comments=True, fonts={})
+_PARSER_OPTIONS = mrml.ParserOptions(include_loader=mrml.noop_loader())
 
 
 def to_html(mjml_source: str) -> str:
-    """MJML → responsive HTML with styles inlined; never fetches anything (no fonts, no stylesheets)."""
+    """MJML → responsive HTML; never fetches anything (no web fonts, no includes).
+
+    Styles are inlined as MJML inlines them: the rules of ``<mj-style inline="inline">`` land in each
+    matching element's ``style`` (mrml does it while rendering); a plain ``<mj-style>`` stays in the
+    head, for clients that read it (media queries can only live there).
+    """
     try:
-        output = mrml.to_html(
-            mjml_source,
-            parser_options=mrml.ParserOptions(include_loader=mrml.noop_loader()),
-            render_options=_RENDER_OPTIONS,
+        return str(
+            mrml.to_html(mjml_source, parser_options=_PARSER_OPTIONS, render_options=_RENDER_OPTIONS).content
         )
     except Exception as exc:  # mrml raises plain exceptions for invalid MJML; report them to the merchant
         raise RenderFailed(f"body is not valid MJML: {exc}", part="body") from exc
-    try:
-        return _INLINER.inline(output.content)
-    except (css_inline.InlineError, ValueError) as exc:
-        raise RenderFailed(f"body's styles could not be inlined: {exc}", part="body") from exc
 
 
 def _tidy_text(text: str) -> str:
@@ -338,18 +341,29 @@ def source_digest(source: Source) -> str:
 
 
 def render(
-    session: Session, *, store_id: int, milestone: str, kind: Kind, locale: str, context: TemplateContext
+    session: Session,
+    *,
+    store_id: int,
+    milestone: str,
+    kind: Kind,
+    locale: str,
+    context: TemplateContext,
+    overrides: Mapping[tuple[str, Kind, str], Source] | None = None,
 ) -> Rendered:
     """The message for one milestone, kind and locale: the store's override when it has one for that
     locale, else the shipped default. An override that fails at send time (it passed the check at save
     time, so this means data it did not expect) falls back to the default rather than losing the message.
+    ``overrides`` are the store's enabled overrides when the caller read them already (a batch of sends).
     """
     from doorstep.message_templates import service as template_service  # overrides build on this module
 
     locale = normalize_locale(locale)
-    override = template_service.find_override(
-        session, store_id=store_id, milestone=milestone, kind=kind, locale=locale
-    )
+    if overrides is not None:
+        override = overrides.get((milestone, kind, locale))
+    else:
+        override = template_service.find_override(
+            session, store_id=store_id, milestone=milestone, kind=kind, locale=locale
+        )
     if override is not None:
         try:
             return render_source(override, kind=kind, locale=locale, context=context)
