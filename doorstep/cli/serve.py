@@ -82,6 +82,15 @@ def worker(
     batch: Annotated[
         int | None, typer.Option(min=1, max=1000, help="Jobs claimed per query (default: concurrency).")
     ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=500,
+            help="Most jobs of a batched kind (message.send) one thread runs at once (default: 32). Smaller "
+            "batches spread a burst over more worker processes; larger ones cost less per job.",
+        ),
+    ] = None,
     lease: Annotated[
         float, typer.Option(min=1.0, help="Seconds a claimed job is leased; heartbeats renew it.")
     ] = 60.0,
@@ -103,7 +112,8 @@ def worker(
     with httpx.Client(timeout=30.0) as client:
         runtime = handlers.Runtime(app.factory, app.settings, client)
         jobs_worker = Worker(
-            runtime, concurrency=concurrency, batch=batch, lease=timedelta(seconds=lease), idle=idle,
+            runtime, concurrency=concurrency, batch=batch, batch_size=batch_size, lease=timedelta(seconds=lease),
+            idle=idle,
             schedule=PERIODIC if periodic else (),
         )  # fmt: skip
         context.errors.print(f"worker {jobs_worker.owner} started (concurrency {concurrency})")

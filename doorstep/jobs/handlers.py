@@ -5,7 +5,7 @@
 | `inbound.apply`  | `event_id`    | apply a recorded inbound event (the same code as applying it inline)         |
 | `tracking.poll`  | (periodic)    | poll the carriers of every parcel whose next poll is due (every 30 s)        |
 | `tracking.sweep` | (periodic)    | flag parcels past their promise or stalled, store by store (every 15 min)    |
-| `message.send`   | `milestone_event_id`, `flow`, `step`, `message_key` | decide, render and send one flow step's message |
+| `message.send`   | `milestone_event_id`, `flow`, `step`, `message_key` | decide, render and send one flow step's message (batched) |
 | `milestone.published` | `milestone_event_id` | fan out webhook deliveries; push the milestone to Klaviyo if connected |
 | `webhook.deliver` | `milestone_event_id`, `endpoint_id` | one signed Standard Webhooks POST, logged; retried with backoff |
 | `returns.advance`| (periodic)    | move returns along from their return parcels' scans (every 30 s)             |
@@ -15,12 +15,17 @@ A handler takes the worker's :class:`Runtime` and the claimed job. Jobs carry id
 fresh state and owns its transactions. Returning means done; raising records the failure on the job and
 its attempt, and :mod:`doorstep.jobs.retry` decides whether it runs again. A handler may return its last
 write (a :data:`Settle`) instead of committing it: the worker runs it in the transaction that records
-the job done, which saves a commit per job (``message.send`` records ``sent`` that way). Adding a kind is a service
-function plus one line in :data:`HANDLERS`; tests pass extra kinds to the worker instead of adding them here.
+the job done, which saves a commit per job.
+
+A :class:`Batched` handler takes up to ``size`` claimed jobs of its kind at once and reports a
+:class:`BatchResult`: the failures by job id (every other job is done) and one last write for the lot.
+``message.send`` is one: a batch of messages shares its reads, its decision commit and the commit that
+records them ``sent`` with the jobs' completion. Adding a kind is a service function plus one line in
+:data:`HANDLERS`; tests pass extra kinds to the worker instead of adding them here.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,7 +57,25 @@ class Runtime:
 Settle = Callable[[Session], None]
 """A handler's last write, committed by the worker together with the job's completion."""
 
-Handler = Callable[[Runtime, ClaimedJob], Settle | None]
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batched handler reports: the failed jobs' errors by job id (the others are done) and the
+    batch's last write, committed with the done jobs' completion."""
+
+    errors: Mapping[int, Exception] = field(default_factory=dict)
+    settle: Settle | None = None
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A handler for many jobs of one kind at once (up to ``size``), for kinds that share their reads."""
+
+    run: Callable[["Runtime", Sequence[ClaimedJob]], BatchResult]
+    size: int = 32
+
+
+Handler = Callable[[Runtime, ClaimedJob], Settle | None] | Batched
 
 
 def apply_inbound(runtime: Runtime, job: ClaimedJob) -> None:
@@ -77,8 +100,11 @@ def sweep_tracking(runtime: Runtime, job: ClaimedJob) -> None:
             shipment_service.check_overdue_and_stalled(session, store_id=store_id, now=now)
 
 
-def send_message(runtime: Runtime, job: ClaimedJob) -> Settle | None:
-    return message_dispatch.send(runtime.factory, settings=runtime.settings, client=runtime.http, job=job)
+def send_messages(runtime: Runtime, jobs: Sequence[ClaimedJob]) -> BatchResult:
+    outcome = message_dispatch.send_many(
+        runtime.factory, settings=runtime.settings, client=runtime.http, jobs=jobs
+    )
+    return BatchResult(errors=outcome.errors, settle=outcome.settle if outcome.sent else None)
 
 
 def publish_milestone(runtime: Runtime, job: ClaimedJob) -> None:
@@ -116,7 +142,7 @@ HANDLERS: dict[str, Handler] = {
     "inbound.apply": apply_inbound,
     "tracking.poll": poll_tracking,
     "tracking.sweep": sweep_tracking,
-    "message.send": send_message,
+    "message.send": Batched(send_messages),
     "milestone.published": publish_milestone,
     "webhook.deliver": deliver_webhook,
     "returns.advance": advance_returns,

@@ -10,15 +10,30 @@ worker that lost its lease cannot overwrite the outcome of the run that replaced
 The queue works across stores by design and carries ids only: it imports no domain service (rule R5).
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, LiteralString
+from typing import Any, LiteralString, cast
 
-from sqlalchemy import Select, TextClause, bindparam, insert, select, text, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    Select,
+    String,
+    Table,
+    TextClause,
+    bindparam,
+    column,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import TextualSelect
 
 from doorstep.core import clock, ids
 from doorstep.core.errors import Conflict, NotFound
@@ -51,7 +66,7 @@ RETURNING id
 # one of them runs (the unique index uq_jobs_lock_running guarantees it against races).
 _DUE: LiteralString = """
 SELECT j.id FROM jobs AS j
-WHERE j.status IN ('pending', 'failed') AND j.run_at <= :now
+WHERE j.status IN ('pending', 'failed') AND j.run_at <= :now{kinds}
   AND (j.lock IS NULL OR NOT EXISTS (
     SELECT 1 FROM jobs AS k
     WHERE k.lock = j.lock AND k.id <> j.id
@@ -69,8 +84,31 @@ SET status = 'running', attempts = attempts + 1, lease_owner = :owner, lease_exp
 WHERE id IN (
 """
 
-CLAIM_POSTGRESQL: LiteralString = _CLAIM_SET + _DUE + "FOR UPDATE OF j SKIP LOCKED)\nRETURNING id, attempts"
-CLAIM_SQLITE: LiteralString = _CLAIM_SET + _DUE + ")\nRETURNING id, attempts"
+# Which kinds a claim takes: any, only the given ones, or all but them (a worker claims kinds it runs in
+# batches separately from the others).
+_ANY_KIND: LiteralString = ""
+_ONLY_KINDS: LiteralString = " AND j.kind IN :kinds"
+_OTHER_KINDS: LiteralString = " AND j.kind NOT IN :kinds"
+
+
+# What a claim hands the worker, straight from the UPDATE (no second read of the rows).
+_CLAIMED: LiteralString = "RETURNING id, public_id, kind, key, store_id, args, attempts, max_attempts"
+
+
+def _claim_query(postgresql: bool, kinds: LiteralString) -> LiteralString:
+    due: LiteralString = _DUE.replace("{kinds}", kinds)
+    if postgresql:
+        return _CLAIM_SET + due + "FOR UPDATE OF j SKIP LOCKED)\n" + _CLAIMED
+    return _CLAIM_SET + due + ")\n" + _CLAIMED
+
+
+CLAIM_POSTGRESQL: LiteralString = _claim_query(True, _ANY_KIND)
+CLAIM_SQLITE: LiteralString = _claim_query(False, _ANY_KIND)
+_CLAIMS: dict[tuple[bool, LiteralString], LiteralString] = {
+    (pg, kinds): _claim_query(pg, kinds)
+    for pg in (True, False)
+    for kinds in (_ANY_KIND, _ONLY_KINDS, _OTHER_KINDS)
+}
 
 # Finishing a run, fenced by (owner, attempt): the hot path of every job, so named queries rather than
 # statements built per call (see _finish for the general case).
@@ -94,7 +132,8 @@ def _sql(query: LiteralString) -> TextClause:
     """A named query with its time parameters bound as aware UTC (stored naive on SQLite)."""
     clause = text(query)
     names = [name for name in _TIMES if f":{name}" in query]
-    return clause.bindparams(*(bindparam(name, type_=UtcDateTime()) for name in names))
+    clause = clause.bindparams(*(bindparam(name, type_=UtcDateTime()) for name in names))
+    return clause.bindparams(bindparam("kinds", expanding=True)) if ":kinds" in query else clause
 
 
 # --- what a worker holds ---------------------------------------------------------------------------
@@ -156,31 +195,63 @@ def claim(
     lease: timedelta,
     now: datetime | None = None,
     reclaim: bool = True,
+    kinds: Collection[str] | None = None,
+    other_kinds: Collection[str] | None = None,
 ) -> list[ClaimedJob]:
-    """Reclaim expired leases (unless told not to), then take up to ``limit`` due jobs for ``owner``."""
+    """Reclaim expired leases (unless told not to), then take up to ``limit`` due jobs for ``owner``:
+    of any kind, only of ``kinds``, or of any kind but ``other_kinds``."""
     now = now or clock.now()
     if reclaim:
         reclaim_expired(session, now=now)
-    query = CLAIM_POSTGRESQL if session.get_bind().dialect.name == "postgresql" else CLAIM_SQLITE
-    params = {"now": now, "lease_until": now + lease, "owner": owner, "limit": limit}
-    claimed = {row.id: row.attempts for row in session.execute(_sql(query), params)}
-    if not claimed:
+    if limit <= 0:
         return []
-    session.execute(
-        insert(JobAttempt),
+    params: dict[str, Any] = {"now": now, "lease_until": now + lease, "owner": owner, "limit": limit}
+    which = _ANY_KIND
+    if kinds is not None:
+        which, params["kinds"] = _ONLY_KINDS, sorted(kinds)
+    elif other_kinds:
+        which, params["kinds"] = _OTHER_KINDS, sorted(other_kinds)
+    if kinds is not None and not kinds:
+        return []
+    query = _CLAIMS[(session.get_bind().dialect.name == "postgresql", which)]
+    rows = sorted(session.execute(_claim_sql(query), params), key=lambda row: int(row.id))
+    if not rows:
+        return []
+    session.connection().execute(
+        insert(_ATTEMPTS),
         [
-            {"job_id": job_id, "attempt": attempt, "worker": owner, "started_at": now,
+            {"job_id": row.id, "attempt": row.attempts, "worker": owner, "started_at": now,
              "created_at": now, "updated_at": now}
-            for job_id, attempt in claimed.items()
+            for row in rows
         ],
     )  # fmt: skip
-    jobs = session.scalars(select(Job).where(Job.id.in_(claimed)).order_by(Job.id))
     return [
         ClaimedJob(
-            j.id, j.public_id, j.kind, j.key, j.store_id, dict(j.args), j.attempts, j.max_attempts, owner
+            row.id,
+            row.public_id,
+            row.kind,
+            row.key,
+            row.store_id,
+            dict(row.args or {}),
+            row.attempts,
+            row.max_attempts,
+            owner,
         )
-        for j in jobs
+        for row in rows
     ]
+
+
+_ATTEMPTS = cast(Table, JobAttempt.__table__)
+
+
+@lru_cache(maxsize=8)
+def _claim_sql(query: LiteralString) -> TextualSelect:
+    """A claim query whose returned ``args`` are decoded as JSON on every backend."""
+    return _sql(query).columns(
+        column("id", Integer), column("public_id", String), column("kind", String), column("key", String),
+        column("store_id", Integer), column("args", JSON), column("attempts", Integer),
+        column("max_attempts", Integer),
+    )  # fmt: skip
 
 
 def reclaim_expired(session: Session, *, now: datetime) -> list[int]:
@@ -216,6 +287,39 @@ def complete(session: Session, job: ClaimedJob, *, duration_ms: int, now: dateti
     }
     ours = _rowcount(session.execute(_sql(COMPLETE), params)) == 1
     session.execute(_sql(END_ATTEMPT), params)
+    return ours
+
+
+def complete_many(
+    session: Session, jobs: Sequence[ClaimedJob], *, duration_ms: int, now: datetime | None = None
+) -> set[int]:
+    """Mark a batch's runs done in two statements; the ids still ours (a lost lease is left alone)."""
+    if not jobs:
+        return set()
+    now = now or clock.now()
+    owners = {job.owner for job in jobs}
+    if len(owners) != 1:
+        raise ValueError("a batch of jobs belongs to one worker")
+    runs = [(job.id, job.attempt) for job in jobs]
+    done = session.execute(
+        update(Job)
+        .where(
+            tuple_(Job.id, Job.attempts).in_(runs),
+            Job.status == JobStatus.running.value,
+            Job.lease_owner == owners.pop(),
+        )
+        .values(status=JobStatus.done.value, lease_owner=None, lease_expires_at=None, updated_at=now,
+                finished_at=now)
+        .returning(Job.id),
+        execution_options={"synchronize_session": False},
+    )  # fmt: skip
+    ours = {row.id for row in done}
+    session.execute(
+        update(JobAttempt)
+        .where(tuple_(JobAttempt.job_id, JobAttempt.attempt).in_(runs), JobAttempt.ended_at.is_(None))
+        .values(ended_at=now, duration_ms=duration_ms, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
     return ours
 
 

@@ -1,7 +1,9 @@
 """The worker: claim due jobs in batches, run them on a thread pool, heartbeat, record each outcome.
 
-One loop per process: insert the current periodic slots, claim as many jobs as there are free threads
-(reclaiming expired leases on the way), hand them to the pool, and wait. A heartbeat thread extends the
+One loop per process: insert the current periodic slots, claim work for the free threads (reclaiming
+expired leases on the way), hand it to the pool, and wait. A thread runs one job, or a batch of jobs of a
+kind whose handler is :class:`~doorstep.jobs.handlers.Batched` (``message.send``): the batch's
+completion is recorded in one transaction, together with its last write. A heartbeat thread extends the
 leases of the jobs in flight. A handler that raises never takes the worker down: the failure is recorded
 on the job and its attempt row with the reason, and :mod:`doorstep.jobs.retry` decides what comes next.
 Execution is at least once (a worker that dies leaves jobs whose leases expire and are claimed again);
@@ -24,10 +26,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from doorstep.core import clock
 from doorstep.db import transaction
 from doorstep.jobs import periodic, queue, retry
-from doorstep.jobs.handlers import HANDLERS, Handler, Runtime, Settle
+from doorstep.jobs.handlers import HANDLERS, Batched, BatchResult, Handler, Runtime, Settle
 from doorstep.jobs.queue import ClaimedJob
 
 log = logging.getLogger("doorstep.jobs")
+
+MIN_BATCH = 8  # jobs: a batched kind is not split across threads into batches smaller than this
 
 
 class UnknownKind(LookupError):
@@ -56,6 +60,7 @@ class Worker:
         schedule: tuple[periodic.Periodic, ...] = periodic.PERIODIC,
         concurrency: int = 4,
         batch: int | None = None,
+        batch_size: int | None = None,
         lease: timedelta = timedelta(seconds=60),
         idle: float = 1.0,
         owner: str | None = None,
@@ -65,6 +70,7 @@ class Worker:
         self.schedule = schedule
         self.concurrency = concurrency
         self.batch = batch or concurrency
+        self.batch_size = batch_size  # most jobs of a batched kind per thread (None: the handler's size)
         self.lease = lease
         self.idle = idle
         self.owner = owner or worker_id()
@@ -95,11 +101,16 @@ class Worker:
                     # due jobs after the claim's snapshot and then finish, so "nothing claimed, nothing in
                     # flight now" alone would end ``once`` with those jobs left behind.
                     busy = self._count()
-                    claimed = self._claim(self.batch, reclaim=reclaim) if busy < self.concurrency else []
-                    for job in claimed:
+                    claimed = (
+                        self._claim_tasks(self.concurrency - busy, reclaim=reclaim)
+                        if busy < self.concurrency
+                        else []
+                    )
+                    for task in claimed:
                         with self._guard:
-                            self._in_flight[job.id] = job
-                        pool.submit(self._run, job)
+                            for job in task:
+                                self._in_flight[job.id] = job
+                        pool.submit(self._run_task, task)
                     if once and not claimed and busy == 0:
                         break
                     if not claimed or self._count() >= self.concurrency:
@@ -122,11 +133,32 @@ class Worker:
         except SQLAlchemyError as exc:
             self._note(f"scheduling periodic jobs failed: {retry.describe(exc)}")
 
-    def _claim(self, limit: int, *, reclaim: bool) -> list[ClaimedJob]:
+    def _claim_tasks(self, free: int, *, reclaim: bool) -> list[list[ClaimedJob]]:
+        """Claim work for ``free`` threads, as tasks: one job each, or a batch of a batched kind.
+
+        Kinds run one at a time are claimed first (up to ``batch`` jobs, as ever); threads still free then
+        take batched kinds, up to ``size`` jobs per thread, split evenly but never into batches smaller
+        than :data:`MIN_BATCH` (a batch's reads cost the same for 2 jobs as for 32)."""
+        batched = {kind for kind, handler in self.handlers.items() if isinstance(handler, Batched)}
         try:
             with transaction(self.runtime.factory) as session:
-                claimed = queue.claim(
-                    session, owner=self.owner, limit=limit, lease=self.lease, reclaim=reclaim
+                singles = queue.claim(
+                    session, owner=self.owner, limit=self.batch, lease=self.lease, reclaim=reclaim,
+                    other_kinds=batched,
+                )  # fmt: skip
+                room = free - len(singles)
+                largest = max((self._size(kind) for kind in batched), default=0)
+                many = (
+                    queue.claim(
+                        session,
+                        owner=self.owner,
+                        limit=room * largest,
+                        lease=self.lease,
+                        reclaim=False,
+                        kinds=batched,
+                    )
+                    if batched and room > 0
+                    else []
                 )
         except IntegrityError:
             # Another worker took a job with the same lock between our snapshot and our update.
@@ -134,17 +166,84 @@ class Worker:
         except SQLAlchemyError as exc:
             self._note(f"claiming failed: {retry.describe(exc)}")
             return []
-        self.stats.claimed += len(claimed)
-        return claimed
+        self.stats.claimed += len(singles) + len(many)
+        tasks = [[job] for job in singles]
+        by_kind: dict[str, list[ClaimedJob]] = {}
+        for job in many:
+            by_kind.setdefault(job.kind, []).append(job)
+        for kind, jobs in by_kind.items():
+            size = self._size(kind)
+            per = min(size, max(min(MIN_BATCH, size), -(-len(jobs) // max(room, 1))))
+            tasks += [jobs[i : i + per] for i in range(0, len(jobs), per)]
+        return tasks
 
-    def _run(self, job: ClaimedJob) -> None:
-        started = time.monotonic()
+    def _size(self, kind: str) -> int:
+        handler = self.handlers[kind]
+        if not isinstance(handler, Batched):
+            return 1
+        return min(handler.size, self.batch_size) if self.batch_size else handler.size
+
+    def _run_task(self, jobs: list[ClaimedJob]) -> None:
         try:
-            self._finish(job, started, *self._call(job))
+            handler = self.handlers.get(jobs[0].kind)
+            if isinstance(handler, Batched):
+                self._run_batch(handler, jobs)
+            else:
+                self._run(jobs[0])
         finally:
             with self._guard:
-                self._in_flight.pop(job.id, None)
+                for job in jobs:
+                    self._in_flight.pop(job.id, None)
             self._freed.set()
+
+    def _run_batch(self, handler: Batched, jobs: list[ClaimedJob]) -> None:
+        started = time.monotonic()
+        try:
+            result = handler.run(self.runtime, jobs)
+        except Exception as exc:  # the whole batch failed: recorded on every job; the worker carries on
+            result = BatchResult(errors={job.id: exc for job in jobs})
+        try:
+            self._record_batch(jobs, started, result)
+        except Exception as error:
+            if result.settle is None:
+                raise
+            # The batch's last write failed (a bug, not the database): record it as each done job's failure.
+            errors = {job.id: result.errors.get(job.id, error) for job in jobs}
+            self._record_batch(jobs, started, BatchResult(errors=errors))
+
+    def _record_batch(self, jobs: list[ClaimedJob], started: float, result: BatchResult) -> None:
+        duration_ms = int((time.monotonic() - started) * 1000)
+        now = clock.now()
+        done = [job for job in jobs if job.id not in result.errors]
+        failed: list[tuple[ClaimedJob, bool]] = []
+        try:
+            with transaction(self.runtime.factory) as session:
+                if result.settle is not None and done:
+                    result.settle(session)
+                ours = queue.complete_many(session, done, duration_ms=duration_ms, now=now)
+                for job in jobs:
+                    exc = result.errors.get(job.id)
+                    if exc is None:
+                        continue
+                    retry_at = retry.next_run(
+                        exc, attempts=job.attempt, max_attempts=job.max_attempts, now=now
+                    )
+                    reason = retry.describe(exc)
+                    failed.append((job, queue.fail(
+                        session, job, error=reason, retry_at=retry_at, duration_ms=duration_ms, now=now
+                    )))  # fmt: skip
+                    log.warning("job %s (%s) failed: %s", job.public_id, job.kind, reason)
+        except SQLAlchemyError as error:
+            # The leases run out and the jobs are claimed again: at least once, never lost.
+            self._note(f"recording {len(jobs)} {jobs[0].kind} jobs failed: {retry.describe(error)}")
+            return
+        with self._guard:
+            self.stats.done += len(ours)
+            self.stats.lost += len(done) - len(ours) + sum(1 for _, mine in failed if not mine)
+            self.stats.failed += sum(1 for _, mine in failed if mine)
+
+    def _run(self, job: ClaimedJob) -> None:
+        self._finish(job, time.monotonic(), *self._call(job))
 
     def _call(self, job: ClaimedJob) -> tuple[Exception | None, Settle | None]:
         """Run the handler; its exception (any) is returned to be recorded, never raised, and so is the
@@ -152,6 +251,7 @@ class Worker:
         handler = self.handlers.get(job.kind)
         if handler is None:
             return UnknownKind(f"no handler for job kind {job.kind!r}"), None
+        assert not isinstance(handler, Batched), "batched kinds run through _run_batch"
         try:
             return None, handler(self.runtime, job)
         except Exception as exc:  # recorded on the job and its attempt; the worker carries on

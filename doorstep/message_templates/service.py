@@ -165,6 +165,19 @@ def find_override(
     return render.Source(body=row.body, subject=row.subject, text=row.text, origin=row.public_id)
 
 
+def enabled_overrides(session: Session, *, store_id: int) -> dict[tuple[str, Kind, str], render.Source]:
+    """Every enabled override of the store by (milestone, kind, locale): one query for a batch of sends."""
+    stmt = scoped(select(MessageTemplate), MessageTemplate, store_id).where(
+        MessageTemplate.is_enabled.is_(True)
+    )
+    return {
+        (row.milestone, Kind(row.kind), row.locale): render.Source(
+            body=row.body, subject=row.subject, text=row.text, origin=row.public_id
+        )
+        for row in session.scalars(stmt)
+    }
+
+
 def record_failure(session: Session, *, store_id: int, origin: str, reason: str) -> None:
     """Keep why an override failed at send time (the default went out instead)."""
     stmt = scoped(select(MessageTemplate), MessageTemplate, store_id).where(

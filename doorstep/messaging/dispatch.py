@@ -1,23 +1,26 @@
-"""Run one ``message.send`` job: decide and render (one transaction), send (no transaction open), record.
+"""Run ``message.send`` jobs, many at a time: decide and render (one transaction for the batch), send (no
+transaction open), record.
 
-The order of writes is what makes the effect exactly once:
+The order of writes is what makes each effect exactly once:
 
-1. the message row is claimed by its unique key and the decision committed (``sending`` + the kind and
-   address), before any I/O — a second run of the same job finds the row and never decides twice;
+1. the message rows are claimed by their unique keys and the decisions committed (``sending`` + the kind
+   and address), before any I/O: a second run of the same job finds its row and never decides twice;
 2. the channel is called with the row's public id as the message id (devbox stores a message id once;
    SMTP sends it as the Message-ID; providers with idempotency keys receive it as one);
-3. ``sent`` is committed, by the worker in the same transaction that marks the job done (``send`` returns
-   that write rather than committing it: one commit fewer per message). A crash between 2 and 3 leaves
-   the row ``sending``: the job's lease expires, the job runs again and sends the same message id again,
-   which the channel stores once.
+3. ``sent`` is committed, by the worker in the same transaction that marks the jobs done (:func:`send_many`
+   returns that write rather than committing it: one commit for the whole batch). A crash between 2 and 3
+   leaves the row ``sending``: the job's lease expires, the job runs again and sends the same message id
+   again, which the channel stores once.
 
-A provider outage raises :class:`doorstep.jobs.retry.Retryable`, so the job retries with backoff; on its
-last attempt the row is marked ``failed`` with the reason before the job goes dead. A refusal that
-retrying cannot fix (an invalid number) falls back to the step's next kind, if any.
+A batch shares its reads and its two commits; nothing else. Should deciding the batch fail (a bug, a
+database error), its jobs are decided again one at a time, so one bad job fails alone. A provider outage
+raises :class:`doorstep.jobs.retry.Retryable` for that job only, so it retries with backoff; on its last
+attempt the row is marked ``failed`` with the reason before the job goes dead. A refusal that retrying
+cannot fix (an invalid number) falls back to the step's next kind, if any.
 """
 
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,16 +33,84 @@ from doorstep.jobs.retry import Retryable
 from doorstep.messaging import service as message_service
 
 
-def send(
-    factory: sessionmaker[Session], *, settings: Settings, client: httpx.Client, job: ClaimedJob
-) -> Callable[[Session], None] | None:
-    """Run the job. Once the channel took the message, return the write that records it ``sent``, for the
-    caller to commit (with the job's completion); None when the run settled the message another way."""
+@dataclass
+class Outcome:
+    """How a batch of jobs went: failures by job id (the other jobs are done), and the messages the
+    channels accepted, which :meth:`settle` records ``sent`` in the caller's transaction."""
+
+    errors: dict[int, Exception] = field(default_factory=dict)
+    sent: list[message_service.SentRow] = field(default_factory=list)
+
+    def settle(self, session: Session) -> None:
+        message_service.mark_sent_many(session, rows=self.sent)
+
+
+def send_many(
+    factory: sessionmaker[Session], *, settings: Settings, client: httpx.Client, jobs: Sequence[ClaimedJob]
+) -> Outcome:
+    """Run the jobs: decide each store's jobs as one batch, then hand each message to its channel."""
+    outcome = Outcome()
+    for batch in _batches(jobs, outcome):
+        try:
+            with transaction(factory) as session:
+                prepared = message_service.prepare_many(
+                    session, store_id=_store(batch[0]), batch=[job.args for job in batch], settings=settings
+                )
+        except Exception as exc:
+            if len(batch) == 1:  # recorded on the job; the worker decides whether it runs again
+                outcome.errors[batch[0].id] = exc
+                continue
+            for job in batch:  # decide again one at a time, so only the job at fault fails
+                single = send_many(factory, settings=settings, client=client, jobs=[job])
+                outcome.errors.update(single.errors)
+                outcome.sent.extend(single.sent)
+            continue
+        for job, first in zip(batch, prepared, strict=True):
+            try:
+                row = _deliver(factory, settings, client, job, first)
+            except Exception as exc:
+                outcome.errors[job.id] = exc
+                continue
+            if row is not None:
+                outcome.sent.append(row)
+    return outcome
+
+
+def _store(job: ClaimedJob) -> int:
     if job.store_id is None:
         raise ValueError("a message.send job needs a store")
-    store_id = job.store_id
-    with transaction(factory) as session:
-        prepared = message_service.prepare(session, store_id=store_id, args=job.args, settings=settings)
+    return job.store_id
+
+
+def _batches(jobs: Sequence[ClaimedJob], outcome: Outcome) -> list[list[ClaimedJob]]:
+    """The jobs by store, in order, each batch holding a message key once (a twin waits for the next)."""
+    batches: list[list[ClaimedJob]] = []
+    open_batches: dict[int, list[tuple[list[ClaimedJob], set[str]]]] = {}
+    for job in jobs:
+        if job.store_id is None:
+            outcome.errors[job.id] = ValueError("a message.send job needs a store")
+            continue
+        key = str(job.args.get("message_key") or "")
+        candidates = open_batches.setdefault(job.store_id, [])
+        target = next((pair for pair in candidates if key not in pair[1]), None)
+        if target is None:
+            target = ([], set())
+            candidates.append(target)
+            batches.append(target[0])
+        target[0].append(job)
+        target[1].add(key)
+    return batches
+
+
+def _deliver(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    client: httpx.Client,
+    job: ClaimedJob,
+    prepared: message_service.Prepared,
+) -> message_service.SentRow | None:
+    """Send one decided message; the row to record ``sent``, or None when it settled another way."""
+    store_id = _store(job)
     last_attempt = job.attempt >= job.max_attempts
     while isinstance(prepared, message_service.Ready):
         ready = prepared
@@ -69,16 +140,5 @@ def send(
                     message_service.mark_failed(session, store_id=store_id, message_pk=ready.message_pk,
                                                 reason=f"{type(exc).__name__}: {exc}")  # fmt: skip
             raise
-        return partial(
-            _record_sent, store_id=store_id, message_pk=ready.message_pk,
-            provider_message_id=sent.provider_message_id,
-        )  # fmt: skip
+        return message_service.SentRow(store_id, ready.message_pk, sent.provider_message_id)
     return None
-
-
-def _record_sent(
-    session: Session, *, store_id: int, message_pk: int, provider_message_id: str | None
-) -> None:
-    message_service.mark_sent(
-        session, store_id=store_id, message_pk=message_pk, provider_message_id=provider_message_id
-    )

@@ -2,21 +2,23 @@
 
 The database half of a send (``doorstep.messaging.dispatch`` owns the transactions and the channel call):
 
-- :func:`prepare` claims the message row by its unique key (the exactly-once guard), reads the situation
-  fresh, runs :func:`doorstep.messaging.policy.decide`, and either settles the row (``suppressed`` with the
-  reason; ``deferred`` with a follow-up job at the time) or marks it ``sending`` and renders it;
-- :func:`mark_sent`, :func:`fall_back` (a provider refused this kind: try the next) and :func:`mark_failed`
-  record the channel's answer;
+- :func:`prepare_many` (and :func:`prepare` for one) claims the message rows by their unique keys (the
+  exactly-once guard), reads the situation fresh (:mod:`doorstep.messaging.world`, once for the batch),
+  runs :func:`doorstep.messaging.policy.decide` per message, and either settles the row (``suppressed``
+  with the reason; ``deferred`` with a follow-up job at the time) or marks it ``sending`` and renders it;
+- :func:`mark_sent_many`, :func:`fall_back` (a provider refused this kind: try the next) and
+  :func:`mark_failed` record the channel's answer;
 - :func:`record_provider_status` applies delivery receipts (Twilio status callbacks), and the engagement
   functions count opens, clicks and unsubscribes from signed links.
 """
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,14 +33,10 @@ from doorstep.flows.models import MilestoneEvent
 from doorstep.flows.schemas import Step
 from doorstep.integrations.channels.protocol import Kind, Outbound
 from doorstep.jobs import queue
-from doorstep.messaging import compose, policy, render, routing
+from doorstep.messaging import compose, policy, render, routing, world
 from doorstep.messaging.models import FINAL, Message, MessageStatus
 from doorstep.orders.models import Order
-from doorstep.returns.models import Claim, ReturnRequest, StoreCredit
-from doorstep.shipments.models import Shipment
 from doorstep.stores.models import Store
-
-COUNTED = (MessageStatus.sending, MessageStatus.sent, MessageStatus.delivered)
 
 
 @dataclass(frozen=True)
@@ -66,87 +64,114 @@ Prepared = Ready | Settled
 
 def prepare(session: Session, *, store_id: int, args: dict[str, Any], settings: Settings) -> Prepared:
     """Decide one send step's message (args of a ``message.send`` job) and, if it goes, render it."""
+    return prepare_many(session, store_id=store_id, batch=[args], settings=settings)[0]
+
+
+def prepare_many(
+    session: Session, *, store_id: int, batch: Sequence[dict[str, Any]], settings: Settings
+) -> list[Prepared]:
+    """Decide a batch of one store's send steps (one per job's args, distinct message keys), in order.
+
+    The same decision as for one message, with the reads done once for the batch (:mod:`world`) and
+    the rows written in one flush at the end: a batch costs a dozen queries, however many it holds.
+    """
     now = clock.now()
-    event = _event(session, store_id, str(args["milestone_event_id"]))
-    key = str(args.get("message_key") or "")
-    message = _claim_row(session, store_id, key, event, str(args.get("flow", "")), now)
-    if message.status in FINAL:
+    keys = [str(args.get("message_key") or "") for args in batch]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a batch holds each message key once")
+    found = world.events(session, store_id, [str(args["milestone_event_id"]) for args in batch])
+    events = [found[str(args["milestone_event_id"])] for args in batch]
+    # The reads below need none of the rows' pending changes: everything is written once, at the end.
+    with session.no_autoflush:
+        rows = _claim_rows(session, store_id, keys, events, [str(a.get("flow", "")) for a in batch], now)
+        common = world.shared(session, store_id, settings)
+        open_events = [e for e, key in zip(events, keys, strict=True) if rows[key].status not in FINAL]
+        worlds = world.read(session, common, open_events, now) if open_events else {}
+        prepared = [
+            _decide(session, rows[key], event, worlds.get(event.id), args, settings, now)
+            for key, event, args in zip(keys, events, batch, strict=True)
+        ]
+    session.flush()
+    return prepared
+
+
+def _decide(
+    session: Session,
+    message: Message,
+    event: MilestoneEvent,
+    here: world.World | None,
+    args: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+) -> Prepared:
+    if message.status in FINAL or here is None:
         return Settled(message.status, message.reason)
-    world = _World.read(session, store_id, event)
     if message.status == MessageStatus.sending and message.kind is not None:
         # A crash after the decision (maybe after the provider took it): send again with the same message
         # id, which devbox and providers with idempotency keys use to store it once.
-        return _render_ready(session, message, world, settings, _step(world, args), message.kind)
-    if world.shipment is not None and world.shipment.direction == "return":
+        return _render(session, message, here, settings, here.step(args), message.kind)
+    if here.shipment is not None and here.shipment.direction == "return":
         # The parcel carries a return back to the store: the shopper hears through the return's messages
         # (return.in_transit, return.received), never "your order was delivered".
         return _settle(message, MessageStatus.suppressed, "a return parcel: told by the return's flows", now)
-    step = _step(world, args)
-    situation = world.situation(event, step, args, settings, now, session)
-    decision = policy.decide(situation)
+    step = here.step(args)
+    decision = policy.decide(here.situation(event, step, args, now))
     message.decided_at = now
     if isinstance(decision, policy.Suppress):
         return _settle(message, MessageStatus.suppressed, decision.reason, now)
     if isinstance(decision, policy.Defer):
         message.deferred_until = decision.until
         queue.enqueue(
-            session, kind=flow_service.SEND_KIND, key=f"{key}@{decision.until:%Y%m%dT%H%M%S}",
-            store_id=store_id, run_at=decision.until,
+            session, kind=flow_service.SEND_KIND, key=f"{message.key}@{decision.until:%Y%m%dT%H%M%S}",
+            store_id=message.store_id, run_at=decision.until,
             max_attempts=flow_service.SEND_MAX_ATTEMPTS, args=dict(args),
         )  # fmt: skip
         reason = f"{decision.reason}: until {decision.until.isoformat()}"
         return _settle(message, MessageStatus.deferred, reason, now)
     message.reason = decision.reason
-    return _start(session, message, world, settings, step, decision.kind, decision.to)
+    prepared = _start(session, message, here, settings, step, decision.kind, decision.to)
+    if isinstance(prepared, Ready):
+        here.note_send(now)
+    return prepared
 
 
 def _start(
     session: Session,
     message: Message,
-    world: "_World",
+    here: world.World,
     settings: Settings,
     step: Step | None,
     kind: str,
     to: str,
 ) -> Prepared:
     message.kind, message.recipient, message.status = kind, to, MessageStatus.sending
-    message.customer_id = world.customer.id if world.customer is not None else None
-    message.locale = world.locale
+    message.customer_id = here.customer.id if here.customer is not None else None
+    message.locale = here.locale
     message.deferred_until = None
-    return _render_ready(session, message, world, settings, step, kind)
+    return _render(session, message, here, settings, step, kind)
 
 
-def _render_ready(
-    session: Session, message: Message, world: "_World", settings: Settings, step: Step | None, kind: str
-) -> Prepared:
-    # The reads below need none of the message's pending changes: write them once, at the end.
-    with session.no_autoflush:
-        prepared = _render_unflushed(session, message, world, settings, step, kind)
-    session.flush()
-    return prepared
-
-
-def _render_unflushed(
-    session: Session, message: Message, world: "_World", settings: Settings, step: Step | None, kind: str
+def _render(
+    session: Session, message: Message, here: world.World, settings: Settings, step: Step | None, kind: str
 ) -> Prepared:
     now = clock.now()
-    route = world.route(session, kind, settings)
+    route = here.route(kind)
     if isinstance(route, routing.NoRoute):
         return _settle(message, MessageStatus.suppressed, f"{kind}: {route.reason}", now)
     remedy = (step.remedy.code, step.remedy.description) if step is not None and step.remedy else None
     context = compose.build(
-        store=world.store, order=world.order, shipment=world.shipment, customer=world.customer,
-        locale=world.locale,
+        store=here.store, order=here.order, shipment=here.shipment, customer=here.customer,
+        locale=here.locale,
         addressing=compose.Addressing(
             settings.base_url, settings.security.secret_key.get_secret_value(), message.public_id, kind
         ),
-        remedy=remedy, return_request=world.return_request, credit_code=world.credit_code, claim=world.claim,
+        remedy=remedy, return_request=here.return_request, credit_code=here.credit_code, claim=here.claim,
     )  # fmt: skip
     template = (step.template if step is not None else None) or message.milestone
     try:
         rendered = render.render(
-            session, store_id=message.store_id, milestone=template, kind=Kind(kind), locale=world.locale,
-            context=context,
+            session, store_id=message.store_id, milestone=template, kind=Kind(kind), locale=here.locale,
+            context=context, overrides=here.shared.overrides(),
         )  # fmt: skip
     except render.RenderFailed as exc:
         return _settle(message, MessageStatus.failed, f"the {kind} template failed: {exc.reason}", now)
@@ -177,173 +202,52 @@ def _settle(message: Message, status: MessageStatus, reason: str | None, now: da
     return Settled(status, reason)
 
 
-def _event(session: Session, store_id: int, public_id: str) -> MilestoneEvent:
-    stmt = scoped(select(MilestoneEvent), MilestoneEvent, store_id).where(
-        MilestoneEvent.public_id == public_id
+def _claim_rows(
+    session: Session,
+    store_id: int,
+    keys: Sequence[str],
+    events: Sequence[MilestoneEvent],
+    flows: Sequence[str],
+    now: datetime,
+) -> dict[str, Message]:
+    """The message rows for ``keys``, created once (concurrent twins meet on the unique key), locked.
+
+    Rows are inserted in key order, so two transactions claiming overlapping keys wait on each other in
+    the same order and never deadlock.
+    """
+    values = sorted(
+        (
+            {
+                "public_id": ids.new_id("msg"),
+                "store_id": store_id,
+                "key": key,
+                "milestone_event_id": event.id,
+                "milestone": event.name,
+                "subject_id": event.subject_id,
+                "order_id": event.order_id,
+                "flow": flow,
+                "status": MessageStatus.deciding.value,
+                "attempts": 0,
+                "open_count": 0,
+                "click_count": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for key, event, flow in zip(keys, events, flows, strict=True)
+        ),
+        key=lambda row: str(row["key"]),
     )
-    event = session.scalars(stmt).one_or_none()
-    if event is None:
-        raise NotFound(f"milestone {public_id} not found")
-    return event
-
-
-def _claim_row(
-    session: Session, store_id: int, key: str, event: MilestoneEvent, flow: str, now: datetime
-) -> Message:
-    """The message row for ``key``, created once (concurrent twins meet on the unique key), locked."""
-    values = {
-        "public_id": ids.new_id("msg"), "store_id": store_id, "key": key, "milestone_event_id": event.id,
-        "milestone": event.name, "subject_id": event.subject_id, "order_id": event.order_id, "flow": flow,
-        "status": MessageStatus.deciding.value, "attempts": 0, "open_count": 0, "click_count": 0,
-        "created_at": now, "updated_at": now,
-    }  # fmt: skip
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # The first run creates the row and holds it (uncommitted, so a twin waits on the unique key); a
-    # later run finds it and locks it.
-    created = session.scalars(
-        builder(Message).values(**values).on_conflict_do_nothing().returning(Message)
-    ).one_or_none()
-    if created is not None:
-        return created
-    stmt = scoped(select(Message), Message, store_id).where(Message.key == key).with_for_update()
-    return session.scalars(stmt).one()
-
-
-class _World:
-    """The fresh state one decision reads: milestone's order, parcel, shopper, store and flow."""
-
-    def __init__(
-        self,
-        store: Store,
-        order: Order | None,
-        shipment: Shipment | None,
-        customer: Customer | None,
-        flows: dict[str, flow_service.Flow],
-        recorded: frozenset[str],
-    ) -> None:
-        self.store, self.order, self.shipment, self.customer = store, order, shipment, customer
-        self.flows, self.recorded = flows, recorded
-        self.locale = (customer.locale if customer is not None else None) or store.locale or "en"
-        self.time_zone = (customer.timezone if customer is not None else None) or store.timezone
-        self._routes: dict[str, routing.Route | routing.NoRoute] = {}
-        self.return_request: ReturnRequest | None = None  # return.* milestones
-        self.credit_code: str | None = None  # the return's store-credit code, once issued
-        self.claim: Claim | None = None  # claim.* milestones
-
-    def route(self, session: Session, kind: str, settings: Settings) -> "routing.Route | routing.NoRoute":
-        """The store's channel for ``kind`` (or why there is none), looked up once per decision."""
-        if kind not in self._routes:
-            try:
-                self._routes[kind] = routing.route(
-                    session, store_id=self.store.id, kind=Kind(kind), settings=settings
-                )
-            except routing.NoRoute as exc:
-                self._routes[kind] = exc
-        return self._routes[kind]
-
-    @classmethod
-    def read(cls, session: Session, store_id: int, event: MilestoneEvent) -> "_World":
-        store = session.get(Store, store_id)
-        if store is None:
-            raise NotFound(f"store {store_id} not found")
-        shipment = None
-        if ids.has_prefix(event.subject_id, "shp"):
-            stmt = scoped(select(Shipment), Shipment, store_id).where(Shipment.public_id == event.subject_id)
-            shipment = session.scalars(stmt).unique().one_or_none()
-        order = shipment.order if shipment is not None else None
-        if order is None and event.order_id:
-            stmt_order = scoped(select(Order), Order, store_id).where(Order.public_id == event.order_id)
-            order = session.scalars(stmt_order).unique().one_or_none()
-        subjects = {event.subject_id} | ({event.order_id} if event.order_id else set())
-        stmt_names = scoped(select(MilestoneEvent.name), MilestoneEvent, store_id).where(
-            MilestoneEvent.subject_id.in_(subjects), MilestoneEvent.id != event.id
-        )
-        recorded = frozenset(session.scalars(stmt_names))
-        flows = flow_service.effective_flows(session, store_id=store_id)
-        world = cls(store, order, shipment, order.customer if order is not None else None, flows, recorded)
-        world._read_return_or_claim(session, store_id, event.subject_id)
-        return world
-
-    def _read_return_or_claim(self, session: Session, store_id: int, subject_id: str) -> None:
-        """A return's or claim's own rows, read fresh like the order (messaging reads models, never services)."""
-        if ids.has_prefix(subject_id, "ret"):
-            stmt = scoped(select(ReturnRequest), ReturnRequest, store_id).where(
-                ReturnRequest.public_id == subject_id
-            )
-            self.return_request = session.scalars(stmt).unique().one_or_none()
-            if self.return_request is not None and self.return_request.store_credit_id is not None:
-                stmt_code = scoped(select(StoreCredit.code), StoreCredit, store_id).where(
-                    StoreCredit.id == self.return_request.store_credit_id
-                )
-                self.credit_code = session.scalars(stmt_code).one_or_none()
-        elif ids.has_prefix(subject_id, "clm"):
-            stmt_claim = scoped(select(Claim), Claim, store_id).where(Claim.public_id == subject_id)
-            self.claim = session.scalars(stmt_claim).unique().one_or_none()
-
-    def situation(
-        self, event: MilestoneEvent, step: Step | None, args: dict[str, Any], settings: Settings, now: datetime,
-        session: Session,
-    ) -> policy.Situation:  # fmt: skip
-        flow = self.flows.get(str(args.get("flow", "")))
-        enabled = flow is not None and flow.definition.enabled and flow.definition.trigger == event.name
-        customer = self.customer
-        prefs: dict[str, Any] = dict(customer.preferences or {}) if customer is not None else {}
-        start, end = prefs.get("quiet_hours_start"), prefs.get("quiet_hours_end")
-        store_quiet = (self.store.policies or {}).get("quiet_hours")
-        quiet: tuple[int, int] | None = policy.DEFAULT_QUIET_HOURS
-        if start is not None and end is not None:
-            quiet = (int(start), int(end))
-        elif isinstance(store_quiet, list) and len(store_quiet) == 2:
-            quiet = (int(store_quiet[0]), int(store_quiet[1]))
-        elif store_quiet is False:
-            quiet = None
-        cap = (self.store.policies or {}).get("message_cap_per_day", policy.DEFAULT_CAP)
-        kinds = tuple(step.send or ()) if step is not None else ()
-        configured = frozenset(
-            k for k in kinds if isinstance(self.route(session, k, settings), routing.Route)
-        )
-        return policy.Situation(
-            milestone=event.name,
-            occurred_at=clock.ensure_aware(event.occurred_at),
-            recorded_at=clock.ensure_aware(event.created_at),
-            now=now,
-            kinds=kinds,
-            addresses={"email": customer.email, "sms": customer.phone, "whatsapp": customer.phone}
-            if customer is not None
-            else {},
-            consents={c.channel: c.is_granted for c in customer.consents} if customer is not None else {},
-            configured=configured,
-            frequency=str(prefs.get("frequency", "key_moments")),
-            preferred_order=tuple(prefs["channels"]) if prefs.get("channels") else None,
-            quiet_hours=quiet,
-            time_zone=self.time_zone,
-            flow_enabled=enabled and step is not None,
-            order_cancelled=self.order is not None and self.order.cancelled_at is not None,
-            recorded=self.recorded,
-            exit_on=flow.definition.exit_on if flow is not None else (),
-            recent_sends=_recent_sends(session, self.store.id, customer, now) if customer is not None else (),
-            cap=int(cap) if cap is not None else None,
-        )
-
-
-def _step(world: _World, args: dict[str, Any]) -> Step | None:
-    flow = world.flows.get(str(args.get("flow", "")))
-    index = int(args.get("step", -1))
-    if flow is None or not 0 <= index < len(flow.definition.steps):
-        return None
-    step = flow.definition.steps[index]
-    return step if step.send is not None else None
-
-
-def _recent_sends(session: Session, store_id: int, customer: Customer, now: datetime) -> list[datetime]:
-    stmt = scoped(select(Message.sent_at), Message, store_id).where(
-        Message.customer_id == customer.id,
-        Message.status.in_([s.value for s in COUNTED]),
-        Message.sent_at.is_not(None),
-        Message.sent_at > now - policy.DEFAULT_CAP_WINDOW,
-    )
-    return [clock.ensure_aware(t) for t in session.scalars(stmt) if t is not None]
+    # The first run creates a row and holds it (uncommitted, so a twin waits on the unique key); a later
+    # run finds it and locks it.
+    created = session.scalars(builder(Message).on_conflict_do_nothing().returning(Message), values)
+    rows = {message.key: message for message in created}
+    existing = sorted(set(keys) - set(rows))
+    if existing:
+        stmt = scoped(select(Message), Message, store_id).where(Message.key.in_(existing)).with_for_update()
+        rows.update((message.key, message) for message in session.scalars(stmt))
+    return rows
 
 
 # --- recording the channel's answer -------------------------------------------------------------------
@@ -357,21 +261,52 @@ def _message(session: Session, store_id: int, message_pk: int) -> Message:
     return message
 
 
-def mark_sent(session: Session, *, store_id: int, message_pk: int, provider_message_id: str | None) -> bool:
-    """Record the channel's acceptance, in one statement; False if the row was no longer ``sending``."""
-    now = clock.now()
-    stmt = (
-        update(Message)
-        .where(
-            Message.id == message_pk,
-            Message.store_id == store_id,
-            Message.status == MessageStatus.sending.value,
+@dataclass(frozen=True)
+class SentRow:
+    """A message the channel accepted, to be recorded ``sent``."""
+
+    store_id: int
+    message_pk: int
+    provider_message_id: str | None
+
+
+_messages = cast(Table, Message.__table__)
+_MARK_SENT = (
+    update(_messages)
+    .where(
+        and_(
+            _messages.c.id == bindparam("b_id"),
+            _messages.c.store_id == bindparam("b_store_id"),
+            _messages.c.status == MessageStatus.sending.value,
         )
-        .values(status=MessageStatus.sent.value, provider_message_id=provider_message_id, sent_at=now,
-                updated_at=now)
-    )  # fmt: skip
-    result = session.execute(stmt, execution_options={"synchronize_session": False})
-    return bool(getattr(result, "rowcount", 0))
+    )
+    .values(status=MessageStatus.sent.value, provider_message_id=bindparam("b_provider"),
+            sent_at=bindparam("b_now"), updated_at=bindparam("b_now"))
+)  # fmt: skip
+
+
+def mark_sent_many(session: Session, *, rows: Sequence[SentRow]) -> None:
+    """Record the channel's acceptance of a batch in one statement (rows no longer ``sending`` stay)."""
+    if not rows:
+        return
+    now = clock.now()
+    session.connection().execute(
+        _MARK_SENT,
+        [
+            {
+                "b_id": r.message_pk,
+                "b_store_id": r.store_id,
+                "b_provider": r.provider_message_id,
+                "b_now": now,
+            }
+            for r in rows
+        ],
+    )
+
+
+def mark_sent(session: Session, *, store_id: int, message_pk: int, provider_message_id: str | None) -> None:
+    """Record the channel's acceptance of one message."""
+    mark_sent_many(session, rows=[SentRow(store_id, message_pk, provider_message_id)])
 
 
 def mark_failed(session: Session, *, store_id: int, message_pk: int, reason: str) -> Message:
@@ -398,19 +333,25 @@ def fall_back(
     message = _message(session, store_id, message_pk)
     failed_kind = message.kind or ""
     note = f"{failed_kind} failed: {reason}"
-    event = _event(session, store_id, str(args["milestone_event_id"]))
-    world = _World.read(session, store_id, event)
-    step = _step(world, args)
-    kinds = tuple(step.send or ()) if step is not None else ()
-    remaining = kinds[kinds.index(failed_kind) + 1 :] if failed_kind in kinds else ()
-    if not remaining:
-        return _settle(message, MessageStatus.failed, _join(message.reason, note), clock.now())
-    situation = world.situation(event, step, args, settings, clock.now(), session)
-    chosen = policy.choose_kind(situation.__class__(**{**situation.__dict__, "kinds": remaining}))
-    if isinstance(chosen, policy.Suppress):
-        return _settle(message, MessageStatus.failed, _join(note, chosen.reason), clock.now())
-    message.reason = _join(note, chosen.reason)
-    return _start(session, message, world, settings, step, chosen.kind, chosen.to)
+    now = clock.now()
+    event = world.events(session, store_id, [str(args["milestone_event_id"])])[
+        str(args["milestone_event_id"])
+    ]
+    with session.no_autoflush:
+        here = world.read(session, world.shared(session, store_id, settings), [event], now)[event.id]
+        step = here.step(args)
+        kinds = tuple(step.send or ()) if step is not None else ()
+        remaining = kinds[kinds.index(failed_kind) + 1 :] if failed_kind in kinds else ()
+        if not remaining:
+            return _settle(message, MessageStatus.failed, _join(message.reason, note), now)
+        situation = here.situation(event, step, args, now)
+        chosen = policy.choose_kind(dataclasses.replace(situation, kinds=remaining))
+        if isinstance(chosen, policy.Suppress):
+            return _settle(message, MessageStatus.failed, _join(note, chosen.reason), now)
+        message.reason = _join(note, chosen.reason)
+        prepared = _start(session, message, here, settings, step, chosen.kind, chosen.to)
+    session.flush()
+    return prepared
 
 
 def _join(*parts: str | None) -> str:

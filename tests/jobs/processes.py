@@ -20,8 +20,11 @@ class WorkerProcesses:
         self.owners: list[str] = []
 
     def start(self, count: int, **options: float) -> None:
-        """Start ``count`` more processes, each with ``--name value`` for every option; wait until they run."""
-        flags = [arg for name, value in options.items() for arg in (f"--{name}", str(value))]
+        """Start ``count`` more processes, each with ``--name value`` for every option (``_`` written ``-``);
+        wait until they run."""
+        flags = [
+            arg for name, value in options.items() for arg in (f"--{name.replace('_', '-')}", str(value))
+        ]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         command = [sys.executable, "-m", self.module, self.url, *flags]
         started = [

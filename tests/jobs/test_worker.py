@@ -99,13 +99,13 @@ def test_once_runs_a_job_that_a_finishing_handler_enqueued_after_a_claim_found_n
         runtime, handlers={"test.fan_out": fan_out, "test.follow_up": follow_up}, schedule=(), concurrency=2,
         idle=0.01,
     )  # fmt: skip
-    real_claim = worker._claim
+    real_claim = worker._claim_tasks
     calls = 0
 
-    def claim(limit: int, *, reclaim: bool) -> list[ClaimedJob]:
+    def claim(free: int, *, reclaim: bool) -> list[list[ClaimedJob]]:
         nonlocal calls
         calls += 1
-        claimed = real_claim(limit, reclaim=reclaim)
+        claimed = real_claim(free, reclaim=reclaim)
         if calls == 2:  # the fan-out is in flight; this claim's snapshot predates its follow-up
             assert claimed == []
             claim_started.set()
@@ -115,7 +115,7 @@ def test_once_runs_a_job_that_a_finishing_handler_enqueued_after_a_claim_found_n
             handler_done.set()
         return claimed
 
-    monkeypatch.setattr(worker, "_claim", claim)
+    monkeypatch.setattr(worker, "_claim_tasks", claim)
     _enqueue(factory, "test.fan_out", "fan:1")
     stats = worker.run(threading.Event(), once=True)
 

@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--lease", type=float, default=1.0)
     parser.add_argument("--pause", type=float, default=0.0)
+    parser.add_argument("--batch-size", type=int, default=None)
     options = parser.parse_args()
 
     settings = Settings(
@@ -78,6 +79,7 @@ def main() -> None:
         worker = Worker(
             Runtime(factory, settings, client), handlers={"message.send": HANDLERS["message.send"]}, schedule=(),
             concurrency=options.concurrency, lease=timedelta(seconds=options.lease), idle=0.02, owner=owner,
+            batch_size=options.batch_size,
         )  # fmt: skip
         sys.stdout.write(f"ready {worker.owner}\n")
         sys.stdout.flush()

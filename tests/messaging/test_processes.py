@@ -97,7 +97,8 @@ def test_three_workers_send_every_message_once(
     workers: WorkerProcesses,
 ) -> None:  # fmt: skip
     total = 90
-    workers.start(3, lease=5.0, pause=0.0)
+    # Batches of 8 (4 threads: 32 jobs a claim), so no single worker can take the whole burst at once.
+    workers.start(3, lease=5.0, pause=0.0, batch_size=8)
     _ship_orders(factory, store.id, total)
     _wait_until_sent(engine, total)
     assert _scalar(engine, "SELECT count(*) FROM messages WHERE status = 'sent'") == total
@@ -111,7 +112,7 @@ def test_a_worker_killed_mid_batch_loses_no_message_and_sends_none_twice(
     workers: WorkerProcesses,
 ) -> None:  # fmt: skip
     total = 120
-    workers.start(3, lease=1.0, pause=0.05)
+    workers.start(3, lease=1.0, pause=0.05, batch_size=8)
     victim, victim_owner = workers.processes[0], workers.owners[0]
     _ship_orders(factory, store.id, total)
     # Kill it once it has sent some and holds a message the provider stored but Doorstep has not recorded.
@@ -167,7 +168,7 @@ def test_a_worker_killed_mid_batch_delivers_every_email_to_a_real_smtp_server(
                 secret=settings.security.secret_key.get_secret_value(),
             )  # fmt: skip
         total = 120
-        workers.start(3, lease=1.0, pause=0.05)
+        workers.start(3, lease=1.0, pause=0.05, batch_size=8)
         victim, victim_owner = workers.processes[0], workers.owners[0]
         _ship_orders(factory, store.id, total)
         in_window = (
