@@ -87,7 +87,7 @@ def worker(
         typer.Option(
             min=1,
             max=500,
-            help="Most jobs of a batched kind (message.send) one thread runs at once (default: 32). Smaller "
+            help="Most jobs of a batched kind (message.send) one thread runs at once (default: 64). Smaller "
             "batches spread a burst over more worker processes; larger ones cost less per job.",
         ),
     ] = None,

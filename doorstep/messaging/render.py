@@ -176,15 +176,27 @@ def _variables(data: dict[str, Any], locale: str, layout: str) -> dict[str, Any]
     return {**data, "labels": dict(labels(locale)), "locale": locale, "layout": layout}
 
 
-@lru_cache(maxsize=512)
+_COMPILED_MAX = 512
+
+
+@lru_cache(maxsize=_COMPILED_MAX)
 def _compile_locked(text: str, autoescape: bool) -> Template:
     html_env, text_env = _environments()
     return (html_env if autoescape else text_env).from_string(text)
 
 
+_COMPILED: dict[tuple[str, bool], Template] = {}  # the hits, read without the lock (every render is one)
+
+
 def _compile_cached(text: str, autoescape: bool) -> Template:
+    compiled = _COMPILED.get((text, autoescape))
+    if compiled is not None:
+        return compiled
     with _COMPILING:
-        return _compile_locked(text, autoescape)
+        compiled = _compile_locked(text, autoescape)
+    if len(_COMPILED) < _COMPILED_MAX:
+        _COMPILED[(text, autoescape)] = compiled
+    return compiled
 
 
 def _compile(text: str, *, autoescape: bool, part: str) -> Template:

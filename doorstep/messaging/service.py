@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -285,12 +285,37 @@ _MARK_SENT = (
 )  # fmt: skip
 
 
+# PostgreSQL: one statement per store and batch, joined on the primary key. (A row per statement, as
+# executemany sends them, let the generic plan of a table not yet analyzed pick ix_messages_store_id and
+# filter every message of the store, for each row: a millisecond each, most of the database's work.)
+_MARK_SENT_PG = text(
+    "UPDATE messages SET status = :sent, provider_message_id = v.provider, sent_at = :now, updated_at = :now"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:providers AS varchar[])) AS v(id, provider)"
+    " WHERE messages.id = v.id AND messages.store_id = :store_id AND messages.status = :sending"
+)
+
+
 def mark_sent_many(session: Session, *, rows: Sequence[SentRow]) -> None:
-    """Record the channel's acceptance of a batch in one statement (rows no longer ``sending`` stay)."""
+    """Record the channel's acceptance of a batch (rows no longer ``sending`` stay as they are)."""
     if not rows:
         return
     now = clock.now()
-    session.connection().execute(
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        by_store: dict[int, list[SentRow]] = {}
+        for row in rows:
+            by_store.setdefault(row.store_id, []).append(row)
+        for store_id, group in by_store.items():
+            connection.execute(
+                _MARK_SENT_PG,
+                {
+                    "ids": [r.message_pk for r in group], "providers": [r.provider_message_id for r in group],
+                    "store_id": store_id, "now": now, "sent": MessageStatus.sent.value,
+                    "sending": MessageStatus.sending.value,
+                },
+            )  # fmt: skip
+        return
+    connection.execute(
         _MARK_SENT,
         [
             {

@@ -16,9 +16,16 @@ them, both UTF-8 and transfer-encoded so any line length survives), with:
 Errors: a 4xx reply, a timeout or a dropped connection is retryable; a 5xx refusal of the recipient, the
 sender or the data, or failed authentication, is not. Connections are reused per worker thread and
 per configuration (one EHLO/STARTTLS/AUTH for many messages), and reopened when the server closed them.
+
+The mail transaction (MAIL, RCPT, DATA) is written here rather than through ``smtplib.sendmail``: the
+addresses are already validated (no address parser per message), the dot-stuffing is a byte replace, and
+when the server offers PIPELINING (RFC 2920, as most providers do) the three commands go in one write:
+two round trips per message instead of four.
 """
 
 import binascii
+import functools
+import re
 import secrets
 import smtplib
 import ssl
@@ -122,6 +129,73 @@ def _part(subtype: str, text: str) -> bytes:
     ).encode() + body
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every connection (loading the CA store costs milliseconds; a context
+    is safe to share between threads)."""
+    return ssl.create_default_context()
+
+
+# What an address may hold to be written as it is in MAIL FROM / RCPT TO (anything else, smtplib's path).
+_PLAIN_ADDRESS = re.compile(r"[!-;=?-~]+@[A-Za-z0-9.-]+")  # printable ASCII less "<", ">", space
+
+
+def transact(server: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> dict[str, tuple[int, bytes]]:
+    """One mail transaction on an open connection: ``smtplib.SMTP.sendmail``'s contract (the refused
+    recipients, or its exceptions) for one recipient and a message already in 7-bit CRLF form."""
+    if not (_PLAIN_ADDRESS.fullmatch(sender) and _PLAIN_ADDRESS.fullmatch(recipient)):
+        return server.sendmail(sender, [recipient], data)
+    server.ehlo_or_helo_if_needed()
+    commands = (f"MAIL FROM:<{sender}>\r\n".encode(), f"RCPT TO:<{recipient}>\r\n".encode(), b"DATA\r\n")
+    if server.has_extn("pipelining"):
+        server.send(b"".join(commands))
+        replies = [server.getreply() for _ in commands]
+    else:  # each command waits for its reply; a refusal stops the transaction there
+        replies = []
+        for command in commands:
+            server.send(command)
+            replies.append(server.getreply())
+            if replies[-1][0] not in (250, 251, 354):
+                break
+    (mail_code, mail_reply), *rest = replies
+    rcpt_code, rcpt_reply = rest[0] if rest else (0, b"")
+    data_code, data_reply = rest[1] if len(rest) > 1 else (0, b"")
+    if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+        server.send(b".\r\n")  # the server took DATA despite the refusal: end the empty message
+        server.getreply()
+    if mail_code != 250:
+        _abandon(server, mail_code)
+        raise smtplib.SMTPSenderRefused(mail_code, mail_reply, sender)
+    if rcpt_code not in (250, 251):
+        _abandon(server, rcpt_code)
+        raise smtplib.SMTPRecipientsRefused({recipient: (rcpt_code, rcpt_reply)})
+    if data_code != 354:
+        _abandon(server, data_code)
+        raise smtplib.SMTPDataError(data_code, data_reply)
+    body = data.replace(b"\r\n.", b"\r\n..")  # dot-stuffing (RFC 5321 4.5.2)
+    if body.startswith(b"."):
+        body = b"." + body
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    server.send(body + b".\r\n")
+    code, reply = server.getreply()
+    if code != 250:
+        _abandon(server, code)
+        raise smtplib.SMTPDataError(code, reply)
+    return {}
+
+
+def _abandon(server: smtplib.SMTP, code: int) -> None:
+    """After a refusal: close on 421 (the server is going away), else reset for the next transaction."""
+    if code == 421:
+        server.close()
+    else:
+        try:
+            server.rset()
+        except smtplib.SMTPServerDisconnected:
+            return  # the next send reconnects
+
+
 _Config = Config  # inside Smtp, "Config" names the class attribute
 
 
@@ -139,18 +213,17 @@ class Smtp:
         self._connections = _Connections()
 
     def _connect(self, config: _Config) -> smtplib.SMTP:
-        context = ssl.create_default_context()
         server: smtplib.SMTP
         if config.security == "tls":
             server = smtplib.SMTP_SSL(
-                config.host, config.port, timeout=config.timeout_seconds, context=context
+                config.host, config.port, timeout=config.timeout_seconds, context=_tls_context()
             )
         else:
             server = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
         try:
             server.ehlo()
             if config.security == "starttls":
-                server.starttls(context=context)
+                server.starttls(context=_tls_context())
                 server.ehlo()
             if config.username and config.password:
                 server.login(config.username, config.password.get_secret_value())
@@ -191,7 +264,7 @@ class Smtp:
         for fresh in (False, True):  # a reused connection the server closed gets one reconnect
             try:
                 server = self._server(config, fresh=fresh)
-                refused = server.sendmail(envelope_from, [message.to], mail)
+                refused = transact(server, envelope_from, message.to, mail)
             except smtplib.SMTPServerDisconnected as exc:
                 self._drop(config.connection_key())
                 if not fresh:

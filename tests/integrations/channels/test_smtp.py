@@ -1,17 +1,21 @@
 """SMTP channel against a real aiosmtpd server on loopback: the MIME a mailbox receives, and the errors."""
 
+import dataclasses
 import re
+import smtplib
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import SecretStr
 
 from doorstep.integrations.channels import smtp
 from doorstep.integrations.channels.protocol import Kind, Outbound, SendFailed
 from doorstep.messaging import render
 from doorstep.messaging.context import sample_context
-from tests.integrations.channels.conftest import SmtpServer, free_port
+from tests.integrations.channels.conftest import Sink, SmtpServer, free_port
 
 UNSUBSCRIBE = "https://track.example/u/msg_0123/abc"
 
@@ -159,3 +163,94 @@ def test_an_unreachable_server_is_retryable(channel: smtp.Smtp) -> None:
     with httpx.Client() as client, pytest.raises(SendFailed) as failure:
         channel.send(outbound(), cfg, client=client)
     assert failure.value.retryable is True
+
+
+class PipeliningSink(Sink):
+    """A server that offers PIPELINING (RFC 2920), as most providers' servers do."""
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+@pytest.fixture
+def pipelining_server() -> Iterator[SmtpServer]:
+    sink = PipeliningSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", port, sink)
+    finally:
+        controller.stop()
+
+
+def _writes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every write the client makes on its SMTP connections, in order."""
+    writes: list[bytes] = []
+    send = smtplib.SMTP.send
+
+    def counting(self: smtplib.SMTP, data: bytes | str) -> None:
+        writes.append(data if isinstance(data, bytes) else data.encode())
+        send(self, data)
+
+    monkeypatch.setattr(smtplib.SMTP, "send", counting)
+    return writes
+
+
+def test_a_server_offering_pipelining_gets_mail_rcpt_and_data_in_one_write(
+    pipelining_server: SmtpServer, channel: smtp.Smtp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes = _writes(monkeypatch)
+    with httpx.Client() as client:
+        channel.send(outbound(message_id="msg_1"), config(pipelining_server), client=client)
+        del writes[:]  # the connection's EHLO
+        channel.send(outbound(message_id="msg_2"), config(pipelining_server), client=client)
+    assert writes[0] == b"MAIL FROM:<bounces@mail.acme.example>\r\nRCPT TO:<ana@example.com>\r\nDATA\r\n"
+    assert len(writes) == 2  # the commands, then the message
+    assert [r.message["Message-ID"] for r in pipelining_server.sink.received] == [
+        "<msg_1@acme.example>", "<msg_2@acme.example>",
+    ]  # fmt: skip
+
+
+def test_without_pipelining_each_command_waits_for_its_reply(
+    smtp_server: SmtpServer, channel: smtp.Smtp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes = _writes(monkeypatch)
+    with httpx.Client() as client:
+        channel.send(outbound(), config(smtp_server), client=client)
+    assert writes[-4:-1] == [
+        b"MAIL FROM:<bounces@mail.acme.example>\r\n", b"RCPT TO:<ana@example.com>\r\n", b"DATA\r\n",
+    ]  # fmt: skip
+    assert len(smtp_server.sink.received) == 1
+
+
+@pytest.mark.parametrize("offered", ["smtp_server", "pipelining_server"])
+def test_after_a_refused_recipient_the_connection_sends_the_next_message(
+    offered: str, channel: smtp.Smtp, request: pytest.FixtureRequest
+) -> None:
+    server: SmtpServer = request.getfixturevalue(offered)
+    server.sink.refuse["gone@example.com"] = "550 5.1.1 No such user"
+    with httpx.Client() as client:
+        with pytest.raises(SendFailed) as failure:
+            channel.send(outbound(to="gone@example.com", message_id="msg_1"), config(server), client=client)
+        channel.send(outbound(message_id="msg_2"), config(server), client=client)
+    assert "550" in failure.value.reason
+    assert len(channel._connections.open) == 1  # the same connection, reset, carried the next message
+    assert [(r.rcpt_tos, r.message["Message-ID"]) for r in server.sink.received] == [
+        (["ana@example.com"], "<msg_2@acme.example>")
+    ]
+
+
+def test_lines_starting_with_a_dot_arrive_intact(smtp_server: SmtpServer, channel: smtp.Smtp) -> None:
+    message = outbound()
+    text = ".a line that starts with a dot\n..and two\n.\nthe end"
+    message = dataclasses.replace(message, rendered=dataclasses.replace(message.rendered, text=text))
+    with httpx.Client() as client:
+        channel.send(message, config(smtp_server), client=client)
+    (received,) = smtp_server.sink.received
+    plain = received.message.get_body(preferencelist=("plain",))
+    assert plain is not None
+    assert plain.get_content().replace("\r\n", "\n").rstrip("\n") == text
