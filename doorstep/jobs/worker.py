@@ -198,10 +198,7 @@ class Worker:
 
     def _run_batch(self, handler: Batched, jobs: list[ClaimedJob]) -> None:
         started = time.monotonic()
-        try:
-            result = handler.run(self.runtime, jobs)
-        except Exception as exc:  # the whole batch failed: recorded on every job; the worker carries on
-            result = BatchResult(errors={job.id: exc for job in jobs})
+        result = self._call_batch(handler, jobs)
         try:
             self._record_batch(jobs, started, result)
         except Exception as error:
@@ -210,6 +207,12 @@ class Worker:
             # The batch's last write failed (a bug, not the database): record it as each done job's failure.
             errors = {job.id: result.errors.get(job.id, error) for job in jobs}
             self._record_batch(jobs, started, BatchResult(errors=errors))
+
+    def _call_batch(self, handler: Batched, jobs: list[ClaimedJob]) -> BatchResult:
+        try:
+            return handler.run(self.runtime, jobs)
+        except Exception as exc:  # the whole batch failed: recorded on every job; the worker carries on
+            return BatchResult(errors={job.id: exc for job in jobs})
 
     def _record_batch(self, jobs: list[ClaimedJob], started: float, result: BatchResult) -> None:
         duration_ms = int((time.monotonic() - started) * 1000)

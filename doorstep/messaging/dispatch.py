@@ -51,14 +51,10 @@ def send_many(
     """Run the jobs: decide each store's jobs as one batch, then hand each message to its channel."""
     outcome = Outcome()
     for batch in _batches(jobs, outcome):
-        try:
-            with transaction(factory) as session:
-                prepared = message_service.prepare_many(
-                    session, store_id=_store(batch[0]), batch=[job.args for job in batch], settings=settings
-                )
-        except Exception as exc:
+        prepared = _prepare(factory, settings, batch)
+        if isinstance(prepared, Exception):
             if len(batch) == 1:  # recorded on the job; the worker decides whether it runs again
-                outcome.errors[batch[0].id] = exc
+                outcome.errors[batch[0].id] = prepared
                 continue
             for job in batch:  # decide again one at a time, so only the job at fault fails
                 single = send_many(factory, settings=settings, client=client, jobs=[job])
@@ -66,14 +62,38 @@ def send_many(
                 outcome.sent.extend(single.sent)
             continue
         for job, first in zip(batch, prepared, strict=True):
-            try:
-                row = _deliver(factory, settings, client, job, first)
-            except Exception as exc:
-                outcome.errors[job.id] = exc
-                continue
-            if row is not None:
+            row = _deliver_or_error(factory, settings, client, job, first)
+            if isinstance(row, Exception):
+                outcome.errors[job.id] = row
+            elif row is not None:
                 outcome.sent.append(row)
     return outcome
+
+
+def _prepare(
+    factory: sessionmaker[Session], settings: Settings, batch: list[ClaimedJob]
+) -> list[message_service.Prepared] | Exception:
+    """Decide the batch in one transaction; its error (any), to be recorded, rather than raised."""
+    try:
+        with transaction(factory) as session:
+            return message_service.prepare_many(
+                session, store_id=_store(batch[0]), batch=[job.args for job in batch], settings=settings
+            )
+    except Exception as exc:  # returned: recorded on the batch's jobs by the caller
+        return exc
+
+
+def _deliver_or_error(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    client: httpx.Client,
+    job: ClaimedJob,
+    prepared: message_service.Prepared,
+) -> message_service.SentRow | Exception | None:
+    try:
+        return _deliver(factory, settings, client, job, prepared)
+    except Exception as exc:  # returned: recorded on this job only
+        return exc
 
 
 def _store(job: ClaimedJob) -> int:
