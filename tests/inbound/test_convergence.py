@@ -2,9 +2,11 @@
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +28,13 @@ BATCHES: list[list[dict[str, Any]]] = [
     [checkpoint("2026-11-23T07:10:00-06:00", "out_for_delivery", message="Out for delivery", city="Austin")],
     [checkpoint("2026-11-23T14:02:00-06:00", "delivered", "to_door", message="Delivered", city="Austin")],
 ]
+
+
+@pytest.fixture(autouse=True)
+def _the_time_of_these_scans() -> Iterator[None]:
+    """Now is the day after this journey (November 2026): a later today would flag the parcel delayed."""
+    with time_machine.travel("2026-11-24T12:00:00Z", tick=True):
+        yield
 
 
 def _submit(

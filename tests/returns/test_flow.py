@@ -1,9 +1,11 @@
 """A return end to end through the services: label, parcel scans, inspection, refund, credit, exchange."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +36,14 @@ from tests.factories.returns import DELIVERED, make_order
 from tests.factories.stores import StoreWithKey
 
 NOW = DELIVERED + timedelta(days=2)
+
+
+@pytest.fixture(autouse=True)
+def _at_the_fixtures_now() -> Iterator[None]:
+    """Now is just before the fixtures' NOW (two days after delivery): refunds are scheduled on the clock
+    and looked up as due at NOW, so the clock must not have passed it (it had, once December came)."""
+    with time_machine.travel(NOW - timedelta(hours=1), tick=True):
+        yield
 
 
 def open_return(factory: sessionmaker[Session], store_id: int, order_id: str, body: dict[str, Any]) -> str:

@@ -1,9 +1,11 @@
 """/api/v1/shipments and their checkpoints through HTTP."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +24,13 @@ HUB = checkpoint("2026-11-22T07:15:00-05:00", "in_transit", message="Arrived at 
 DELIVERED = checkpoint(
     "2026-11-23T14:02:00-05:00", "delivered", "to_door", message="Delivered, front door", city="Brooklyn"
 )
+
+
+@pytest.fixture(autouse=True)
+def _the_time_of_these_scans() -> Iterator[None]:
+    """Now is the day after these scans (November 2026): a later today would flag the parcels delayed."""
+    with time_machine.travel("2026-11-24T12:00:00Z", tick=True):
+        yield
 
 
 def create_order(client: TestClient, store: StoreWithKey, n: int = 1) -> dict[str, Any]:
