@@ -7,12 +7,13 @@ The order of writes is what makes each effect exactly once:
    and address), before any I/O: a second run of the same job finds its row and never decides twice;
 2. the channel is called with the row's public id as the message id (devbox stores a message id once;
    SMTP sends it as the Message-ID; providers with idempotency keys receive it as one);
-3. ``sent`` is committed, by the worker in the same transaction that marks the jobs done (:func:`send_many`
-   returns that write rather than committing it: one commit for the whole batch). A crash between 2 and 3
-   leaves the row ``sending``: the job's lease expires, the job runs again and sends the same message id
-   again, which the channel stores once.
+3. ``sent`` is committed every :data:`RECORD_EVERY` sends, and for the last ones by the worker in the same
+   transaction that marks the jobs done (:func:`send_many` returns that write rather than committing it).
+   A crash between 2 and 3 leaves the row ``sending``: the job's lease expires, the job runs again and
+   sends the same message id again, which the channel stores once (an SMTP receiver sees the same
+   Message-ID): at most :data:`RECORD_EVERY` messages per thread.
 
-A batch shares its reads and its two commits; nothing else. Should deciding the batch fail (a bug, a
+A batch shares its reads and its commits; nothing else. Should deciding the batch fail (a bug, a
 database error), its jobs are decided again one at a time, so one bad job fails alone. A provider outage
 raises :class:`doorstep.jobs.retry.Retryable` for that job only, so it retries with backoff; on its last
 attempt the row is marked ``failed`` with the reason before the job goes dead. A refusal that retrying
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep.config import Settings
@@ -31,6 +33,10 @@ from doorstep.integrations.channels.protocol import SendFailed
 from doorstep.jobs.queue import ClaimedJob
 from doorstep.jobs.retry import Retryable
 from doorstep.messaging import service as message_service
+
+# Sends between two commits of "sent": at most this many messages per thread are sent again after a crash
+# (the messages a channel accepted that Doorstep had not yet recorded). A commit costs about what 2 sends do.
+RECORD_EVERY = 8
 
 
 @dataclass
@@ -67,7 +73,20 @@ def send_many(
                 outcome.errors[job.id] = row
             elif row is not None:
                 outcome.sent.append(row)
+                if len(outcome.sent) >= RECORD_EVERY:
+                    _record_sent(factory, outcome)
     return outcome
+
+
+def _record_sent(factory: sessionmaker[Session], outcome: Outcome) -> None:
+    """Commit ``sent`` for the messages accepted so far, so a crash later in the batch resends none of
+    them; should the database refuse, they stay for the worker's final write (at least once)."""
+    try:
+        with transaction(factory) as session:
+            message_service.mark_sent_many(session, rows=outcome.sent)
+    except SQLAlchemyError:
+        return
+    outcome.sent.clear()
 
 
 def _prepare(

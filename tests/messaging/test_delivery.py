@@ -7,14 +7,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep.config import Settings
 from doorstep.db import transaction
 from doorstep.integrations.channels import smtp, twilio_sms
 from doorstep.jobs.models import Job
+from doorstep.messaging import dispatch
+from doorstep.messaging.models import Message
 from doorstep.stores import service as store_service
 from tests.factories.orders import checkpoint, order_body, shipment_body
 from tests.factories.stores import StoreWithKey
@@ -174,3 +178,36 @@ def test_a_refused_sms_falls_back_to_email_and_says_why(
     assert message.reason is not None
     assert message.reason.startswith("sms failed:")
     assert "21211" in message.reason
+
+
+def test_a_long_batch_records_its_sends_as_it_goes(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, store: StoreWithKey,
+    clock: time_machine.Traveller,
+) -> None:  # fmt: skip
+    """A crash late in a batch must not resend the messages sent early in it: ``sent`` is committed every
+    RECORD_EVERY sends, not only when the batch ends."""
+    recorded_before: list[int] = []
+
+    class Counting(Sink):
+        async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
+            with transaction(factory) as db:
+                sent = select(func.count()).select_from(Message).where(Message.status == "sent")
+                recorded_before.append(db.scalar(sent) or 0)
+            return await super().handle_DATA(server, session, envelope)
+
+    received = Counting()
+    port = free_port()
+    controller = Controller(received, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        _connect_smtp(factory, settings, store.id, port)
+        for n in range(20):
+            client.post("/api/v1/orders", json=order_body(n), headers=store.headers)
+        run_worker(factory, settings, concurrency=1, batch_size=20)  # the 20 sends are one batch
+    finally:
+        controller.stop()
+
+    assert len(received.received) == 20
+    assert dispatch.RECORD_EVERY == 8
+    assert recorded_before == [0] * 8 + [8] * 8 + [16] * 4  # at each delivery, the sends already recorded
+    assert [m.status for m in messages(factory, store.id)] == ["sent"] * 20
