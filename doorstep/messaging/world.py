@@ -3,7 +3,7 @@
 :func:`read` loads, for every milestone of a batch at once: the store and its flows (once), the parcels
 and orders (with line items, shopper and consents), the other milestones recorded on each subject and
 its order (for "superseded" and exit conditions), the returns and claims the milestones are about, and
-each shopper's recent sends (the frequency cap). A batch of 32 messages costs the same dozen queries as
+each shopper's recent sends (the frequency cap). A batch of 64 messages costs the same dozen queries as
 one message. Messaging reads models here, never other domains' services, as it always has.
 
 :class:`Shared` is what the messages of one batch have in common: the store, its flows, its channel
