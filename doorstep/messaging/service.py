@@ -2,10 +2,10 @@
 
 The database half of a send (``doorstep.messaging.dispatch`` owns the transactions and the channel call):
 
-- :func:`prepare_many` (and :func:`prepare` for one) claims the message rows by their unique keys (the
-  exactly-once guard), reads the situation fresh (:mod:`doorstep.messaging.world`, once for the batch),
-  runs :func:`doorstep.messaging.policy.decide` per message, and either settles the row (``suppressed``
-  with the reason; ``deferred`` with a follow-up job at the time) or marks it ``sending`` and renders it;
+- :func:`prepare_many` claims the message rows by their unique keys (the exactly-once guard), reads the
+  situation fresh (:mod:`doorstep.messaging.world`, once for the batch), runs
+  :func:`doorstep.messaging.policy.decide` per message, and either settles the row (``suppressed`` with
+  the reason; ``deferred`` with a follow-up job at the time) or marks it ``sending`` and renders it;
 - :func:`mark_sent_many`, :func:`fall_back` (a provider refused this kind: try the next) and
   :func:`mark_failed` record the channel's answer;
 - :func:`record_provider_status` applies delivery receipts (Twilio status callbacks), and the engagement
@@ -60,11 +60,6 @@ Prepared = Ready | Settled
 
 
 # --- deciding ----------------------------------------------------------------------------------------
-
-
-def prepare(session: Session, *, store_id: int, args: dict[str, Any], settings: Settings) -> Prepared:
-    """Decide one send step's message (args of a ``message.send`` job) and, if it goes, render it."""
-    return prepare_many(session, store_id=store_id, batch=[args], settings=settings)[0]
 
 
 def prepare_many(
@@ -327,11 +322,6 @@ def mark_sent_many(session: Session, *, rows: Sequence[SentRow]) -> None:
             for r in rows
         ],
     )
-
-
-def mark_sent(session: Session, *, store_id: int, message_pk: int, provider_message_id: str | None) -> None:
-    """Record the channel's acceptance of one message."""
-    mark_sent_many(session, rows=[SentRow(store_id, message_pk, provider_message_id)])
 
 
 def mark_failed(session: Session, *, store_id: int, message_pk: int, reason: str) -> Message:
