@@ -203,7 +203,7 @@ def claim(
     now = now or clock.now()
     if reclaim:
         reclaim_expired(session, now=now)
-    if limit <= 0:
+    if limit <= 0 or (kinds is not None and not kinds):
         return []
     params: dict[str, Any] = {"now": now, "lease_until": now + lease, "owner": owner, "limit": limit}
     which = _ANY_KIND
@@ -211,8 +211,6 @@ def claim(
         which, params["kinds"] = _ONLY_KINDS, sorted(kinds)
     elif other_kinds:
         which, params["kinds"] = _OTHER_KINDS, sorted(other_kinds)
-    if kinds is not None and not kinds:
-        return []
     query = _CLAIMS[(session.get_bind().dialect.name == "postgresql", which)]
     rows = sorted(session.execute(_claim_sql(query), params), key=lambda row: int(row.id))
     if not rows:

@@ -19,9 +19,10 @@ import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from doorstep.core import clock
 from doorstep.db import transaction
@@ -67,6 +68,9 @@ class Worker:
     ) -> None:
         self.runtime = runtime
         self.handlers = dict(handlers)
+        self._batched = frozenset(
+            kind for kind, handler in self.handlers.items() if isinstance(handler, Batched)
+        )
         self.schedule = schedule
         self.concurrency = concurrency
         self.batch = batch or concurrency
@@ -139,7 +143,7 @@ class Worker:
         Kinds run one at a time are claimed first (up to ``batch`` jobs, as ever); threads still free then
         take batched kinds, up to ``size`` jobs per thread, split evenly but never into batches smaller
         than :data:`MIN_BATCH` (a batch's reads cost the same for 2 jobs as for 32)."""
-        batched = {kind for kind, handler in self.handlers.items() if isinstance(handler, Batched)}
+        batched = self._batched
         try:
             with transaction(self.runtime.factory) as session:
                 singles = queue.claim(
@@ -226,16 +230,8 @@ class Worker:
                 ours = queue.complete_many(session, done, duration_ms=duration_ms, now=now)
                 for job in jobs:
                     exc = result.errors.get(job.id)
-                    if exc is None:
-                        continue
-                    retry_at = retry.next_run(
-                        exc, attempts=job.attempt, max_attempts=job.max_attempts, now=now
-                    )
-                    reason = retry.describe(exc)
-                    failed.append((job, queue.fail(
-                        session, job, error=reason, retry_at=retry_at, duration_ms=duration_ms, now=now
-                    )))  # fmt: skip
-                    log.warning("job %s (%s) failed: %s", job.public_id, job.kind, reason)
+                    if exc is not None:
+                        failed.append((job, self._fail(session, job, exc, duration_ms=duration_ms, now=now)))
         except SQLAlchemyError as error:
             # The leases run out and the jobs are claimed again: at least once, never lost.
             self._note(f"recording {len(jobs)} {jobs[0].kind} jobs failed: {retry.describe(error)}")
@@ -282,14 +278,7 @@ class Worker:
                         settle(session)
                     ours = queue.complete(session, job, duration_ms=duration_ms, now=now)
                 else:
-                    retry_at = retry.next_run(
-                        exc, attempts=job.attempt, max_attempts=job.max_attempts, now=now
-                    )
-                    reason = retry.describe(exc)
-                    ours = queue.fail(
-                        session, job, error=reason, retry_at=retry_at, duration_ms=duration_ms, now=now
-                    )
-                    log.warning("job %s (%s) failed: %s", job.public_id, job.kind, reason)
+                    ours = self._fail(session, job, exc, duration_ms=duration_ms, now=now)
         except SQLAlchemyError as error:
             # The lease runs out and the job is claimed again: at least once, never lost.
             self._note(f"recording {job.public_id} failed: {retry.describe(error)}")
@@ -300,6 +289,14 @@ class Worker:
             self.stats.done += 1
         else:
             self.stats.failed += 1
+
+    @staticmethod
+    def _fail(session: Session, job: ClaimedJob, exc: Exception, *, duration_ms: int, now: datetime) -> bool:
+        """Record a run's failure and when it runs again (:mod:`retry` decides); False if the lease was lost."""
+        retry_at = retry.next_run(exc, attempts=job.attempt, max_attempts=job.max_attempts, now=now)
+        reason = retry.describe(exc)
+        log.warning("job %s (%s) failed: %s", job.public_id, job.kind, reason)
+        return queue.fail(session, job, error=reason, retry_at=retry_at, duration_ms=duration_ms, now=now)
 
     def _heartbeat(self, stop: threading.Event) -> None:
         interval = max(self.lease.total_seconds() / 3, 0.05)
