@@ -160,9 +160,7 @@ def find_override(
         MessageTemplate.is_enabled.is_(True),
     )
     row = session.scalars(stmt).one_or_none()
-    if row is None:
-        return None
-    return render.Source(body=row.body, subject=row.subject, text=row.text, origin=row.public_id)
+    return _source(row) if row is not None else None
 
 
 def enabled_overrides(session: Session, *, store_id: int) -> dict[tuple[str, Kind, str], render.Source]:
@@ -170,12 +168,11 @@ def enabled_overrides(session: Session, *, store_id: int) -> dict[tuple[str, Kin
     stmt = scoped(select(MessageTemplate), MessageTemplate, store_id).where(
         MessageTemplate.is_enabled.is_(True)
     )
-    return {
-        (row.milestone, Kind(row.kind), row.locale): render.Source(
-            body=row.body, subject=row.subject, text=row.text, origin=row.public_id
-        )
-        for row in session.scalars(stmt)
-    }
+    return {(row.milestone, Kind(row.kind), row.locale): _source(row) for row in session.scalars(stmt)}
+
+
+def _source(row: MessageTemplate) -> render.Source:
+    return render.Source(body=row.body, subject=row.subject, text=row.text, origin=row.public_id)
 
 
 def record_failure(session: Session, *, store_id: int, origin: str, reason: str) -> None:
@@ -242,8 +239,7 @@ def resolve_source(
     (``shipment.shipped:email:en``, the store's override for it if any)."""
     if ids.has_prefix(template_id, "tpl"):
         row = get_template(session, store_id=store_id, template_id=template_id)
-        source = render.Source(row.body, row.subject, row.text, row.public_id)
-        return source, Kind(row.kind), row.locale, row.milestone
+        return _source(row), Kind(row.kind), row.locale, row.milestone
     parts = template_id.split(":")
     if len(parts) != 3 or parts[0] not in milestones.MILESTONES or parts[1] not in Kind.__members__:
         raise NotFound(

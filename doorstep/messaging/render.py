@@ -102,7 +102,7 @@ def _env(*, autoescape: bool, loader: BaseLoader | None) -> _Sandbox:
 
 
 # Compiling a template takes tens of milliseconds; worker threads that start together would each compile
-# the same ones (lru_cache does not hold back concurrent misses), so compiling is done under one lock.
+# the same ones, so a miss compiles under one lock.
 _COMPILING = threading.RLock()
 
 
@@ -177,25 +177,22 @@ def _variables(data: dict[str, Any], locale: str, layout: str) -> dict[str, Any]
 
 
 _COMPILED_MAX = 512
-
-
-@lru_cache(maxsize=_COMPILED_MAX)
-def _compile_locked(text: str, autoescape: bool) -> Template:
-    html_env, text_env = _environments()
-    return (html_env if autoescape else text_env).from_string(text)
-
-
-_COMPILED: dict[tuple[str, bool], Template] = {}  # the hits, read without the lock (every render is one)
+_COMPILED: dict[tuple[str, bool], Template] = {}  # read without the lock: every render is a hit
 
 
 def _compile_cached(text: str, autoescape: bool) -> Template:
-    compiled = _COMPILED.get((text, autoescape))
+    key = (text, autoescape)
+    compiled = _COMPILED.get(key)
     if compiled is not None:
         return compiled
     with _COMPILING:
-        compiled = _compile_locked(text, autoescape)
-    if len(_COMPILED) < _COMPILED_MAX:
-        _COMPILED[(text, autoescape)] = compiled
+        compiled = _COMPILED.get(key)  # another thread may have compiled it while this one waited
+        if compiled is None:
+            html_env, text_env = _environments()
+            compiled = (html_env if autoescape else text_env).from_string(text)
+            if len(_COMPILED) >= _COMPILED_MAX:
+                del _COMPILED[next(iter(_COMPILED))]  # the oldest: a bound, as the lru_cache had
+            _COMPILED[key] = compiled
     return compiled
 
 
