@@ -126,11 +126,13 @@ def _batches(jobs: Sequence[ClaimedJob], outcome: Outcome) -> list[list[ClaimedJ
     batches: list[list[ClaimedJob]] = []
     open_batches: dict[int, list[tuple[list[ClaimedJob], set[str]]]] = {}
     for job in jobs:
-        if job.store_id is None:
-            outcome.errors[job.id] = ValueError("a message.send job needs a store")
+        try:
+            store_id = _store(job)
+        except ValueError as exc:
+            outcome.errors[job.id] = exc
             continue
         key = str(job.args.get("message_key") or "")
-        candidates = open_batches.setdefault(job.store_id, [])
+        candidates = open_batches.setdefault(store_id, [])
         target = next((pair for pair in candidates if key not in pair[1]), None)
         if target is None:
             target = ([], set())
