@@ -42,12 +42,38 @@ def test_lang_query_wins_then_accept_language(client: TestClient, tracked: dict[
     assert client.get(tracked["link"] + "?lang=de").headers["content-language"] == "de"
 
 
+def test_a_lang_that_is_not_a_language_tag_is_ignored(client: TestClient, tracked: dict[str, Any]) -> None:
+    page = client.get(tracked["link"], params={"lang": "x" * 300})
+    assert page.status_code == 200
+    assert page.headers["content-language"] == "pt-BR"  # as without ?lang=: the customer's locale
+
+
 def test_security_headers(client: TestClient, tracked: dict[str, Any]) -> None:
-    headers = client.get(tracked["link"]).headers
-    assert headers["content-security-policy"] == CSP
-    assert headers["x-content-type-options"] == "nosniff"
-    assert headers["referrer-policy"] == "no-referrer"
-    assert headers["cache-control"] == "private, no-cache"
+    page = client.get(tracked["link"])
+    revisit = client.get(tracked["link"], headers={"If-None-Match": page.headers["etag"]})
+    assert revisit.status_code == 304
+    for headers in (page.headers, revisit.headers):
+        assert headers["content-security-policy"] == CSP
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["cache-control"] == "private, no-cache"
+        assert headers["vary"] == "Accept-Language"
+        assert headers["etag"] == page.headers["etag"]
+        assert headers["content-language"] == "pt-BR"
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert int(page.headers["content-length"]) == len(page.content)
+    assert "content-type" not in revisit.headers
+    assert "content-length" not in revisit.headers
+
+
+def test_a_head_request_gets_the_headers_without_the_page(
+    client: TestClient, tracked: dict[str, Any]
+) -> None:
+    head = client.head(tracked["link"])
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == client.get(tracked["link"]).headers["etag"]
 
 
 def test_repeat_visits_get_304_and_every_view_is_counted(
