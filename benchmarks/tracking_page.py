@@ -30,6 +30,7 @@ import httpx
 from benchmarks._figure import Figure
 from doorstep import migrate
 from doorstep.config import Settings
+from doorstep.core import heap
 from doorstep.db import make_engine, make_session_factory, transaction
 from doorstep.stores import service as store_service
 from doorstep.stores.commands import CreateStore
@@ -49,6 +50,7 @@ def _serve(database_url: str, port: int) -> None:
     from doorstep.app import create_app
 
     app = create_app(Settings(database_url=database_url))
+    heap.settle()  # as `doorstep serve` does
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -13,6 +13,7 @@ import uvicorn
 from doorstep import migrate as migrations
 from doorstep.app import create_app
 from doorstep.cli import context
+from doorstep.core import heap
 from doorstep.jobs import handlers
 from doorstep.jobs.periodic import PERIODIC
 from doorstep.jobs.worker import Worker
@@ -32,9 +33,11 @@ def serve(
     if settings.is_sqlite:
         migrations.upgrade(app.engine)
     background = start_background_worker(app) if with_worker else None
+    web = create_app(settings, engine=app.engine)
+    heap.settle()
     try:
         uvicorn.run(
-            create_app(settings, engine=app.engine),
+            web,
             host=host or settings.host,
             port=port or settings.port,
             log_level=settings.log_level,
@@ -116,6 +119,8 @@ def worker(
             idle=idle,
             schedule=PERIODIC if periodic else (),
         )  # fmt: skip
+        if not once:  # a long-running worker; a one-shot run has no pauses to avoid
+            heap.settle()
         context.errors.print(f"worker {jobs_worker.owner} started (concurrency {concurrency})")
         stats = jobs_worker.run(stop, once=once)
     context.errors.print(
