@@ -214,6 +214,15 @@ _CLAIM_PG = text(
 )
 
 
+def _insert_claims_pg(
+    session: Session, store_id: int, values: Sequence[dict[str, Any]], now: datetime
+) -> Sequence[Message]:
+    """:data:`_CLAIM_PG` loaded as ORM rows: the rows it returns are the ones it wrote, for ``store_id``."""
+    columns = {name: [row[name] for row in values] for name in _CLAIM_ARRAYS}
+    params = {**columns, "store_id": store_id, "status": MessageStatus.deciding.value, "now": now}
+    return session.scalars(select(Message).from_statement(_CLAIM_PG), params).all()
+
+
 def _claim_rows(
     session: Session,
     store_id: int,
@@ -252,11 +261,11 @@ def _claim_rows(
     # The first run creates a row and holds it (uncommitted, so a twin waits on the unique key); a later
     # run finds it and locks it.
     if session.get_bind().dialect.name == "postgresql":
-        columns = {name: [row[name] for row in values] for name in _CLAIM_ARRAYS}
-        params = {**columns, "store_id": store_id, "status": MessageStatus.deciding.value, "now": now}
-        created = session.scalars(select(Message).from_statement(_CLAIM_PG), params)
+        created = _insert_claims_pg(session, store_id, values, now)
     else:
-        created = session.scalars(sqlite.insert(Message).on_conflict_do_nothing().returning(Message), values)
+        created = session.scalars(
+            sqlite.insert(Message).on_conflict_do_nothing().returning(Message), values
+        ).all()
     rows = {message.key: message for message in created}
     existing = sorted(set(keys) - set(rows))
     if existing:

@@ -184,6 +184,7 @@ UNSCOPED_ALLOWED = {
     "doorstep.outbox.service.get_message": "scoped when a store is given; the local dev outbox shows every store",
     "doorstep.messaging.service.find_by_public_id": "resolves the tenant from a signed engagement link",
     "doorstep.returns.service.get_by_token": "resolves the tenant from the shopper's random return link token",
+    "doorstep.messaging.service._insert_claims_pg": "INSERT … RETURNING of the rows it writes with the batch's store",
 }
 
 
