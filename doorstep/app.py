@@ -22,6 +22,7 @@ from doorstep.message_templates.api import router as templates_router
 from doorstep.messaging.api import router as messages_router
 from doorstep.orders.api import router as orders_router
 from doorstep.outbox.pages import router as outbox_router
+from doorstep.portal import FIRST as portal_first
 from doorstep.portal import returns as portal_returns
 from doorstep.portal import router as portal_router
 from doorstep.returns.api import router as returns_router
@@ -58,7 +59,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.head_revisions = migrate.head_revisions()
 
     # Routes are matched in order: the few, hot shopper pages and health checks first, so a page view
-    # does not try every API route before its own (FastAPI matches nested routers one by one).
+    # does not try every API route before its own (FastAPI matches nested routers one by one, again at
+    # each level). The tracking page sits at the top level itself: one regular expression.
+    app.router.routes.extend(portal_first)
     app.include_router(_operations_router())
     app.include_router(portal_router)
     app.include_router(outbox_router)

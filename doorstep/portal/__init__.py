@@ -3,8 +3,12 @@ the returns portal (``/r/new/{token}``, ``/r/{return token}``, ``/returns``) wit
 links messages carry (open pixel ``/e/o``, click redirect ``/e/c``, preferences ``/u``)."""
 
 from fastapi import APIRouter
+from starlette.routing import BaseRoute
 
 from doorstep.portal import claims, lookup, preferences, preview, return_status, returns, tracking
+
+# Routes the app puts first at its top level, ahead of every included router: the tracking page.
+FIRST: list[BaseRoute] = [tracking.page_route]
 
 router = APIRouter()
 router.include_router(tracking.router)

@@ -4,8 +4,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.routing import Match
 
 from doorstep.db import transaction
+from doorstep.portal import tracking
 from doorstep.stores import service as store_service
 from doorstep.stores.commands import UpdateBranding
 from tests.factories.stores import StoreWithKey
@@ -197,3 +199,10 @@ def _order(n: int) -> dict[str, Any]:
     from tests.factories.orders import order_body
 
     return order_body(n)
+
+
+def test_the_page_route_is_matched_before_any_included_router(client: TestClient) -> None:
+    """FastAPI re-matches a route at every level of included routers; the page is found at the top."""
+    scope = {"type": "http", "path": "/t/" + "a" * 43, "method": "GET", "headers": [], "root_path": ""}
+    first = next(r for r in client.app.router.routes if r.matches(dict(scope))[0] == Match.FULL)  # type: ignore[attr-defined]
+    assert first is tracking.page_route
