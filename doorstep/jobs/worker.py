@@ -79,7 +79,8 @@ class Worker:
         self.idle = idle
         self.owner = owner or worker_id()
         self.stats = Stats()
-        self._in_flight: dict[int, ClaimedJob] = {}
+        self._in_flight: dict[int, ClaimedJob] = {}  # every job claimed and not yet recorded (heartbeats)
+        self._tasks = 0  # tasks handed to the pool and not finished: what occupies (or waits for) a thread
         self._guard = threading.Lock()
         self._freed = threading.Event()
 
@@ -99,8 +100,11 @@ class Worker:
                     reclaim = now >= next_reclaim
                     if reclaim:
                         next_reclaim = now + max(self.lease.total_seconds() / 3, 0.05)
-                    # Claim a batch whenever a thread is free; the pool queues what it cannot start yet
-                    # (those jobs are leased and heartbeaten like the running ones).
+                    # Claim whenever a thread is free; the pool queues what it cannot start yet (those
+                    # jobs are leased and heartbeaten like the running ones). Tasks are counted, not jobs:
+                    # a thread that finishes its batch gets the next one at once, while the others are
+                    # still sending theirs, so deciding (CPU) and sending (waiting on the network)
+                    # overlap instead of the whole pool draining before it is refilled.
                     # ``busy`` is counted before claiming: a job in flight during the claim may commit new
                     # due jobs after the claim's snapshot and then finish, so "nothing claimed, nothing in
                     # flight now" alone would end ``once`` with those jobs left behind.
@@ -114,6 +118,7 @@ class Worker:
                         with self._guard:
                             for job in task:
                                 self._in_flight[job.id] = job
+                            self._tasks += 1
                         pool.submit(self._run_task, task)
                     if once and not claimed and busy == 0:
                         break
@@ -128,7 +133,7 @@ class Worker:
 
     def _count(self) -> int:
         with self._guard:
-            return len(self._in_flight)
+            return self._tasks
 
     def _schedule_periodic(self) -> None:
         try:
@@ -198,6 +203,7 @@ class Worker:
             with self._guard:
                 for job in jobs:
                     self._in_flight.pop(job.id, None)
+                self._tasks -= 1
             self._freed.set()
 
     def _run_batch(self, handler: Batched, jobs: list[ClaimedJob]) -> None:

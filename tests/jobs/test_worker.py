@@ -3,7 +3,7 @@
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -123,6 +123,40 @@ def test_once_runs_a_job_that_a_finishing_handler_enqueued_after_a_claim_found_n
     assert ran == ["fan:1", "follow:1"]
     assert (stats.done, stats.errors) == (2, [])
     assert {job.status for job in _jobs(factory).values()} == {"done"}
+
+
+def test_a_thread_that_finishes_its_batch_takes_the_next_while_another_batch_is_still_running(
+    backend: str, factory: sessionmaker[Session], runtime: Runtime
+) -> None:
+    # Given two threads and batches of 2: the first batch keeps its thread until a third batch starts.
+    # Counting the jobs in flight instead of the busy threads, the worker would wait for that first batch
+    # to finish before claiming again: the pool drained in lock-step, and here it never would.
+    third_started = threading.Event()
+    batches: list[list[str]] = []
+    guard = threading.Lock()
+
+    def run(_: Runtime, jobs: Sequence[ClaimedJob]) -> handlers.BatchResult:
+        with guard:
+            batches.append(sorted(job.key for job in jobs))
+            order = len(batches)
+        if order == 1:
+            assert third_started.wait(10), "no batch was claimed while the first was running"
+        elif order == 3:
+            third_started.set()
+        return handlers.BatchResult()
+
+    for n in range(6):
+        _enqueue(factory, "test.batched", f"b:{n}")
+    worker = Worker(
+        runtime, handlers={"test.batched": handlers.Batched(run, size=2)}, schedule=(), concurrency=2,
+        idle=0.01,
+    )  # fmt: skip
+    stats = worker.run(threading.Event(), once=True)
+
+    assert third_started.is_set()
+    assert sorted(key for batch in batches for key in batch) == [f"b:{n}" for n in range(6)]
+    assert [len(batch) for batch in batches] == [2, 2, 2]
+    assert (stats.done, stats.failed, stats.errors) == (6, 0, [])
 
 
 def test_a_handlers_last_write_commits_with_the_jobs_completion(
