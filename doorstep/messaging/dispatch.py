@@ -1,19 +1,22 @@
-"""Run ``message.send`` jobs, many at a time: decide and render (one transaction for the batch), send (no
-transaction open), record.
+"""Run ``message.send`` jobs, many at a time: decide (one transaction for the batch), then render and send
+each message (no transaction open), record.
 
 The order of writes is what makes each effect exactly once:
 
 1. the message rows are claimed by their unique keys and the decisions committed (``sending`` + the kind
    and address), before any I/O: a second run of the same job finds its row and never decides twice;
-2. the channel is called with the row's public id as the message id (devbox stores a message id once;
-   SMTP sends it as the Message-ID; providers with idempotency keys receive it as one);
+2. each message is rendered from its draft (:mod:`doorstep.messaging.draft`), then its channel is called
+   with the row's public id as the message id (devbox stores a message id once; SMTP sends it as the
+   Message-ID; providers with idempotency keys receive it as one);
 3. ``sent`` is committed every :data:`RECORD_EVERY` sends, and for the last ones by the worker in the same
    transaction that marks the jobs done (:func:`send_many` returns that write rather than committing it).
    A crash between 2 and 3 leaves the row ``sending``: the job's lease expires, the job runs again and
    sends the same message id again, which the channel stores once (an SMTP receiver sees the same
    Message-ID): at most :data:`RECORD_EVERY` messages per thread.
 
-A batch shares its reads and its commits; nothing else. Should deciding the batch fail (a bug, a
+A batch shares its reads and its commits; nothing else. Rendering after the decisions' commit keeps the
+batch's transaction short, and lets a thread render one message while the pool's other threads wait on
+their providers (rendering is CPU, sending is mostly waiting). Should deciding the batch fail (a bug, a
 database error), its jobs are decided again one at a time, so one bad job fails alone. A provider outage
 raises :class:`doorstep.jobs.retry.Retryable` for that job only, so it retries with backoff; on its last
 attempt the row is marked ``failed`` with the reason before the job goes dead. A refusal that retrying
@@ -33,6 +36,7 @@ from doorstep.integrations.channels.protocol import SendFailed
 from doorstep.jobs.queue import ClaimedJob
 from doorstep.jobs.retry import Retryable
 from doorstep.messaging import service as message_service
+from doorstep.messaging.draft import Draft, Unwritten, write
 
 # Sends between two commits of "sent": at most this many messages per thread are sent again after a crash
 # (the messages a channel accepted that Doorstep had not yet recorded). A commit costs about what 2 sends do.
@@ -150,27 +154,40 @@ def _deliver(
     job: ClaimedJob,
     prepared: message_service.Prepared,
 ) -> message_service.SentRow | None:
-    """Send one decided message; the row to record ``sent``, or None when it settled another way."""
+    """Render one decided message and send it; the row to record ``sent``, or None when it settled
+    another way (no template could render it, or every kind the step allows was refused)."""
     store_id = _store(job)
     last_attempt = job.attempt >= job.max_attempts
-    while isinstance(prepared, message_service.Ready):
-        ready = prepared
+    while isinstance(prepared, Draft):
+        draft = prepared
+        written = write(draft)
+        if isinstance(written, Unwritten):
+            with transaction(factory) as session:
+                message_service.record_unwritten(
+                    session, store_id=store_id, message_pk=draft.message_pk, reason=written.reason
+                )
+            return None
+        if written.override_failed is not None:
+            with transaction(factory) as session:
+                message_service.record_override_failure(
+                    session, store_id=store_id, failed=written.override_failed
+                )
         try:
-            sent = ready.route.channel.send(ready.outbound, ready.route.config, client=client)
+            sent = draft.route.channel.send(written.outbound, draft.route.config, client=client)
         except SendFailed as exc:
             if exc.retryable:
                 with transaction(factory) as session:
                     if last_attempt:
                         reason = f"gave up after {job.attempt} attempts: {exc.reason}"
-                        message_service.mark_failed(session, store_id=store_id, message_pk=ready.message_pk,
+                        message_service.mark_failed(session, store_id=store_id, message_pk=draft.message_pk,
                                                     reason=reason)  # fmt: skip
                     else:
-                        message_service.note_retry(session, store_id=store_id, message_pk=ready.message_pk,
+                        message_service.note_retry(session, store_id=store_id, message_pk=draft.message_pk,
                                                    reason=exc.reason)  # fmt: skip
                 raise Retryable(exc.reason) from exc
             with transaction(factory) as session:
                 prepared = message_service.fall_back(
-                    session, store_id=store_id, message_pk=ready.message_pk, args=job.args, settings=settings,
+                    session, store_id=store_id, message_pk=draft.message_pk, args=job.args, settings=settings,
                     reason=exc.reason,
                 )  # fmt: skip
             continue
@@ -178,8 +195,9 @@ def _deliver(
             # A channel bug: the worker records it on the job; the row says why once retries are over.
             if last_attempt:
                 with transaction(factory) as session:
-                    message_service.mark_failed(session, store_id=store_id, message_pk=ready.message_pk,
+                    message_service.mark_failed(session, store_id=store_id, message_pk=draft.message_pk,
                                                 reason=f"{type(exc).__name__}: {exc}")  # fmt: skip
             raise
-        return message_service.SentRow(store_id, ready.message_pk, sent.provider_message_id)
+        subject = written.outbound.rendered.subject
+        return message_service.SentRow(store_id, draft.message_pk, sent.provider_message_id, subject)
     return None

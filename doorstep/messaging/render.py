@@ -349,6 +349,39 @@ def source_digest(source: Source) -> str:
 # --- the entry point messaging calls ---------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class OverrideFailed:
+    """A store's override failed at send time and the shipped default went out instead: keep why."""
+
+    origin: str  # the override's public id
+    reason: str
+
+
+def render_chosen(
+    overrides: Mapping[tuple[str, Kind, str], Source],
+    *,
+    milestone: str,
+    kind: Kind,
+    locale: str,
+    context: TemplateContext,
+) -> tuple[Rendered, OverrideFailed | None]:
+    """The message for one milestone, kind and locale, from the store's enabled ``overrides`` when one
+    matches, else the shipped default (pure: no session). An override that fails at send time (it passed
+    the check at save time, so this means data it did not expect) falls back to the default rather than
+    losing the message, and says so. Raises :class:`RenderFailed` if the default fails too, and
+    :class:`LookupError` if no default is shipped for the milestone and kind."""
+    locale = normalize_locale(locale)
+    failed = None
+    override = overrides.get((milestone, kind, locale))
+    if override is not None:
+        try:
+            return render_source(override, kind=kind, locale=locale, context=context), None
+        except RenderFailed as exc:
+            failed = OverrideFailed(override.origin, exc.reason)
+    default = default_source(milestone, kind, locale)
+    return render_source(default, kind=kind, locale=locale, context=context), failed
+
+
 def render(
     session: Session,
     *,
@@ -357,27 +390,21 @@ def render(
     kind: Kind,
     locale: str,
     context: TemplateContext,
-    overrides: Mapping[tuple[str, Kind, str], Source] | None = None,
 ) -> Rendered:
-    """The message for one milestone, kind and locale: the store's override when it has one for that
-    locale, else the shipped default. An override that fails at send time (it passed the check at save
-    time, so this means data it did not expect) falls back to the default rather than losing the message.
-    ``overrides`` are the store's enabled overrides when the caller read them already (a batch of sends).
-    """
+    """:func:`render_chosen` with the store's overrides read from the database, and an override's
+    failure recorded on it (for previews and callers holding a session)."""
     from doorstep.message_templates import service as template_service  # overrides build on this module
 
     locale = normalize_locale(locale)
-    if overrides is not None:
-        override = overrides.get((milestone, kind, locale))
-    else:
-        override = template_service.find_override(
-            session, store_id=store_id, milestone=milestone, kind=kind, locale=locale
+    override = template_service.find_override(
+        session, store_id=store_id, milestone=milestone, kind=kind, locale=locale
+    )
+    overrides = {(milestone, kind, locale): override} if override is not None else {}
+    rendered, failed = render_chosen(
+        overrides, milestone=milestone, kind=kind, locale=locale, context=context
+    )
+    if failed is not None:
+        template_service.record_failure(
+            session, store_id=store_id, origin=failed.origin, reason=failed.reason
         )
-    if override is not None:
-        try:
-            return render_source(override, kind=kind, locale=locale, context=context)
-        except RenderFailed as exc:
-            template_service.record_failure(
-                session, store_id=store_id, origin=override.origin, reason=exc.reason
-            )
-    return render_source(default_source(milestone, kind, locale), kind=kind, locale=locale, context=context)
+    return rendered

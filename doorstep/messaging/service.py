@@ -5,9 +5,10 @@ The database half of a send (``doorstep.messaging.dispatch`` owns the transactio
 - :func:`prepare_many` claims the message rows by their unique keys (the exactly-once guard), reads the
   situation fresh (:mod:`doorstep.messaging.world`, once for the batch), runs
   :func:`doorstep.messaging.policy.decide` per message, and either settles the row (``suppressed`` with
-  the reason; ``deferred`` with a follow-up job at the time) or marks it ``sending`` and renders it;
-- :func:`mark_sent_many`, :func:`fall_back` (a provider refused this kind: try the next) and
-  :func:`mark_failed` record the channel's answer;
+  the reason; ``deferred`` with a follow-up job at the time) or marks it ``sending`` and returns a
+  :class:`~doorstep.messaging.draft.Draft` (rendered later, outside the transaction);
+- :func:`mark_sent_many`, :func:`fall_back` (a provider refused this kind: try the next),
+  :func:`mark_failed` and :func:`record_override_failure` record the channel's answer and the render's;
 - :func:`record_provider_status` applies delivery receipts (Twilio status callbacks), and the engagement
   functions count opens, clicks and unsubscribes from signed links.
 """
@@ -31,21 +32,14 @@ from doorstep.customers.models import Consent, Customer
 from doorstep.flows import service as flow_service
 from doorstep.flows.models import MilestoneEvent
 from doorstep.flows.schemas import Step
-from doorstep.integrations.channels.protocol import Kind, Outbound
+from doorstep.integrations.channels.protocol import Kind
 from doorstep.jobs import queue
+from doorstep.message_templates import service as template_service
 from doorstep.messaging import compose, policy, render, routing, world
+from doorstep.messaging.draft import Draft
 from doorstep.messaging.models import FINAL, Message, MessageStatus
 from doorstep.orders.models import Order
 from doorstep.stores.models import Store
-
-
-@dataclass(frozen=True)
-class Ready:
-    """A message decided ``send`` and rendered: hand ``outbound`` to ``route.channel``."""
-
-    message_pk: int
-    outbound: Outbound
-    route: routing.Route
 
 
 @dataclass(frozen=True)
@@ -56,7 +50,7 @@ class Settled:
     reason: str | None
 
 
-Prepared = Ready | Settled
+Prepared = Draft | Settled
 
 
 # --- deciding ----------------------------------------------------------------------------------------
@@ -69,6 +63,7 @@ def prepare_many(
 
     The same decision as for one message, with the reads done once for the batch (:mod:`world`) and
     the rows written in one flush at the end: a batch costs a dozen queries, however many it holds.
+    Nothing is rendered here: each :class:`Draft` carries its template context, built from these rows.
     """
     now = clock.now()
     keys = [str(args.get("message_key") or "") for args in batch]
@@ -80,6 +75,7 @@ def prepare_many(
     with session.no_autoflush:
         rows = _claim_rows(session, store_id, keys, events, [str(a.get("flow", "")) for a in batch], now)
         common = world.shared(session, store_id, settings)
+        common.overrides()  # read now: drafts are rendered after this transaction
         open_events = [e for e, key in zip(events, keys, strict=True) if rows[key].status not in FINAL]
         worlds = world.read(session, common, open_events, now) if open_events else {}
         prepared = [
@@ -104,7 +100,7 @@ def _decide(
     if message.status == MessageStatus.sending and message.kind is not None:
         # A crash after the decision (maybe after the provider took it): send again with the same message
         # id, which devbox and providers with idempotency keys use to store it once.
-        return _render(session, message, here, settings, here.step(args), message.kind)
+        return _draft(message, here, settings, here.step(args), message.kind)
     if here.shipment is not None and here.shipment.direction == "return":
         # The parcel carries a return back to the store: the shopper hears through the return's messages
         # (return.in_transit, return.received), never "your order was delivered".
@@ -124,14 +120,13 @@ def _decide(
         reason = f"{decision.reason}: until {decision.until.isoformat()}"
         return _settle(message, MessageStatus.deferred, reason, now)
     message.reason = decision.reason
-    prepared = _start(session, message, here, settings, step, decision.kind, decision.to)
-    if isinstance(prepared, Ready):
+    prepared = _start(message, here, settings, step, decision.kind, decision.to)
+    if isinstance(prepared, Draft):
         here.note_send(now)
     return prepared
 
 
 def _start(
-    session: Session,
     message: Message,
     here: world.World,
     settings: Settings,
@@ -143,16 +138,14 @@ def _start(
     message.customer_id = here.customer.id if here.customer is not None else None
     message.locale = here.locale
     message.deferred_until = None
-    return _render(session, message, here, settings, step, kind)
+    return _draft(message, here, settings, step, kind)
 
 
-def _render(
-    session: Session, message: Message, here: world.World, settings: Settings, step: Step | None, kind: str
-) -> Prepared:
-    now = clock.now()
+def _draft(message: Message, here: world.World, settings: Settings, step: Step | None, kind: str) -> Prepared:
+    """The message as a :class:`Draft`: its channel and its template context, from the rows read now."""
     route = here.route(kind)
     if isinstance(route, routing.NoRoute):
-        return _settle(message, MessageStatus.suppressed, f"{kind}: {route.reason}", now)
+        return _settle(message, MessageStatus.suppressed, f"{kind}: {route.reason}", clock.now())
     remedy = (step.remedy.code, step.remedy.description) if step is not None and step.remedy else None
     context = compose.build(
         store=here.store, order=here.order, shipment=here.shipment, customer=here.customer,
@@ -162,32 +155,15 @@ def _render(
         ),
         remedy=remedy, return_request=here.return_request, credit_code=here.credit_code, claim=here.claim,
     )  # fmt: skip
-    template = (step.template if step is not None else None) or message.milestone
-    try:
-        rendered = render.render(
-            session, store_id=message.store_id, milestone=template, kind=Kind(kind), locale=here.locale,
-            context=context, overrides=here.shared.overrides(),
-        )  # fmt: skip
-    except render.RenderFailed as exc:
-        return _settle(message, MessageStatus.failed, f"the {kind} template failed: {exc.reason}", now)
-    except LookupError as exc:  # no template shipped for this milestone, kind and locale
-        return _settle(message, MessageStatus.failed, f"no {kind} template: {exc}", now)
-    message.subject = rendered.subject
     message.channel = route.name
     message.attempts += 1
-    headers: dict[str, str] = {}
-    if kind == Kind.email and context.links.unsubscribe:
-        headers = {
-            "List-Unsubscribe": f"<{context.links.unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        }
-    outbound = Outbound(
-        message_id=message.public_id, store_id=message.store_id, kind=Kind(kind), to=message.recipient or "",
-        sender=route.sender, rendered=rendered, headers=headers,
+    return Draft(
+        message_pk=message.id, message_id=message.public_id, store_id=message.store_id, kind=Kind(kind),
+        to=message.recipient or "", template=(step.template if step is not None else None) or message.milestone,
+        locale=here.locale, context=context, route=route, overrides=here.shared.overrides(),
         metadata={"milestone": message.milestone, "subject_id": message.subject_id, "order_id": message.order_id,
                   "flow": message.flow},
     )  # fmt: skip
-    return Ready(message.id, outbound, route)
 
 
 def _settle(message: Message, status: MessageStatus, reason: str | None, now: datetime) -> Settled:
@@ -292,6 +268,7 @@ class SentRow:
     store_id: int
     message_pk: int
     provider_message_id: str | None
+    subject: str | None = None  # what was rendered (email): recorded with ``sent``
 
 
 _messages = cast(Table, Message.__table__)
@@ -305,7 +282,7 @@ _MARK_SENT = (
         )
     )
     .values(status=MessageStatus.sent.value, provider_message_id=bindparam("b_provider"),
-            sent_at=bindparam("b_now"), updated_at=bindparam("b_now"))
+            subject=bindparam("b_subject"), sent_at=bindparam("b_now"), updated_at=bindparam("b_now"))
 )  # fmt: skip
 
 
@@ -313,8 +290,10 @@ _MARK_SENT = (
 # executemany sends them, let the generic plan of a table not yet analyzed pick ix_messages_store_id and
 # filter every message of the store, for each row: a millisecond each, most of the database's work.)
 _MARK_SENT_PG = text(
-    "UPDATE messages SET status = :sent, provider_message_id = v.provider, sent_at = :now, updated_at = :now"
-    " FROM unnest(CAST(:ids AS integer[]), CAST(:providers AS varchar[])) AS v(id, provider)"
+    "UPDATE messages SET status = :sent, provider_message_id = v.provider, subject = v.subject,"
+    " sent_at = :now, updated_at = :now"
+    " FROM unnest(CAST(:ids AS integer[]), CAST(:providers AS varchar[]), CAST(:subjects AS varchar[]))"
+    " AS v(id, provider, subject)"
     " WHERE messages.id = v.id AND messages.store_id = :store_id AND messages.status = :sending"
 )
 
@@ -334,6 +313,7 @@ def mark_sent_many(session: Session, *, rows: Sequence[SentRow]) -> None:
                 _MARK_SENT_PG,
                 {
                     "ids": [r.message_pk for r in group], "providers": [r.provider_message_id for r in group],
+                    "subjects": [r.subject for r in group],
                     "store_id": store_id, "now": now, "sent": MessageStatus.sent.value,
                     "sending": MessageStatus.sending.value,
                 },
@@ -346,6 +326,7 @@ def mark_sent_many(session: Session, *, rows: Sequence[SentRow]) -> None:
                 "b_id": r.message_pk,
                 "b_store_id": r.store_id,
                 "b_provider": r.provider_message_id,
+                "b_subject": r.subject,
                 "b_now": now,
             }
             for r in rows
@@ -360,6 +341,19 @@ def mark_failed(session: Session, *, store_id: int, message_pk: int, reason: str
         _settle(message, MessageStatus.failed, _join(earlier, reason), clock.now())
         session.flush()
     return message
+
+
+def record_unwritten(session: Session, *, store_id: int, message_pk: int, reason: str) -> None:
+    """No template could render a decided message (:func:`doorstep.messaging.draft.write`): it failed."""
+    message = _message(session, store_id, message_pk)
+    if message.status == MessageStatus.sending:
+        _settle(message, MessageStatus.failed, reason, clock.now())
+        session.flush()
+
+
+def record_override_failure(session: Session, *, store_id: int, failed: render.OverrideFailed) -> None:
+    """A store's override failed at send time (the default went out): keep why on the override."""
+    template_service.record_failure(session, store_id=store_id, origin=failed.origin, reason=failed.reason)
 
 
 def note_retry(session: Session, *, store_id: int, message_pk: int, reason: str) -> None:
@@ -393,7 +387,7 @@ def fall_back(
         if isinstance(chosen, policy.Suppress):
             return _settle(message, MessageStatus.failed, _join(note, chosen.reason), now)
         message.reason = _join(note, chosen.reason)
-        prepared = _start(session, message, here, settings, step, chosen.kind, chosen.to)
+        prepared = _start(message, here, settings, step, chosen.kind, chosen.to)
     session.flush()
     return prepared
 
