@@ -172,6 +172,7 @@ def _deliver(
                 message_service.record_override_failure(
                     session, store_id=store_id, failed=written.override_failed
                 )
+        subject = written.outbound.rendered.subject
         try:
             sent = draft.route.channel.send(written.outbound, draft.route.config, client=client)
         except SendFailed as exc:
@@ -180,10 +181,10 @@ def _deliver(
                     if last_attempt:
                         reason = f"gave up after {job.attempt} attempts: {exc.reason}"
                         message_service.mark_failed(session, store_id=store_id, message_pk=draft.message_pk,
-                                                    reason=reason)  # fmt: skip
+                                                    reason=reason, subject=subject)  # fmt: skip
                     else:
                         message_service.note_retry(session, store_id=store_id, message_pk=draft.message_pk,
-                                                   reason=exc.reason)  # fmt: skip
+                                                   reason=exc.reason, subject=subject)  # fmt: skip
                 raise Retryable(exc.reason) from exc
             with transaction(factory) as session:
                 prepared = message_service.fall_back(
@@ -196,8 +197,7 @@ def _deliver(
             if last_attempt:
                 with transaction(factory) as session:
                     message_service.mark_failed(session, store_id=store_id, message_pk=draft.message_pk,
-                                                reason=f"{type(exc).__name__}: {exc}")  # fmt: skip
+                                                reason=f"{type(exc).__name__}: {exc}", subject=subject)  # fmt: skip
             raise
-        subject = written.outbound.rendered.subject
         return message_service.SentRow(store_id, draft.message_pk, sent.provider_message_id, subject)
     return None

@@ -75,7 +75,6 @@ def prepare_many(
     with session.no_autoflush:
         rows = _claim_rows(session, store_id, keys, events, [str(a.get("flow", "")) for a in batch], now)
         common = world.shared(session, store_id, settings)
-        common.overrides()  # read now: drafts are rendered after this transaction
         open_events = [e for e, key in zip(events, keys, strict=True) if rows[key].status not in FINAL]
         worlds = world.read(session, common, open_events, now) if open_events else {}
         prepared = [
@@ -268,7 +267,7 @@ class SentRow:
     store_id: int
     message_pk: int
     provider_message_id: str | None
-    subject: str | None = None  # what was rendered (email): recorded with ``sent``
+    subject: str | None  # what was rendered (e-mail): recorded with ``sent``
 
 
 _messages = cast(Table, Message.__table__)
@@ -334,9 +333,13 @@ def mark_sent_many(session: Session, *, rows: Sequence[SentRow]) -> None:
     )
 
 
-def mark_failed(session: Session, *, store_id: int, message_pk: int, reason: str) -> Message:
+def mark_failed(
+    session: Session, *, store_id: int, message_pk: int, reason: str, subject: str | None
+) -> Message:
+    """The send failed for good; ``subject`` is what was rendered (e-mail), kept for operators."""
     message = _message(session, store_id, message_pk)
     if message.status not in FINAL:
+        message.subject = subject
         earlier = None if (message.reason or "").startswith("retrying:") else message.reason
         _settle(message, MessageStatus.failed, _join(earlier, reason), clock.now())
         session.flush()
@@ -356,10 +359,12 @@ def record_override_failure(session: Session, *, store_id: int, failed: render.O
     template_service.record_failure(session, store_id=store_id, origin=failed.origin, reason=failed.reason)
 
 
-def note_retry(session: Session, *, store_id: int, message_pk: int, reason: str) -> None:
-    """A transient failure: the row stays ``sending`` (the job retries); remember why, for operators."""
+def note_retry(session: Session, *, store_id: int, message_pk: int, reason: str, subject: str | None) -> None:
+    """A transient failure: the row stays ``sending`` (the job retries); remember why and what was
+    rendered (``subject``), for operators."""
     message = _message(session, store_id, message_pk)
     if message.status == MessageStatus.sending:
+        message.subject = subject
         message.reason = f"retrying: {reason}"[:2000]
         session.flush()
 

@@ -89,6 +89,7 @@ def test_an_smtp_outage_retries_with_backoff_then_fails_with_the_reason(
     assert message.status == "sending"
     assert message.reason is not None
     assert message.reason.startswith("retrying:")
+    assert message.subject == f"Pedido {order['number']} confirmado"  # what the shopper (es) would have seen
 
     # When the last attempt fails too, the message is failed with the reason and the job is dead
     with transaction(factory) as session:
@@ -100,6 +101,7 @@ def test_an_smtp_outage_retries_with_backoff_then_fails_with_the_reason(
     assert message.status == "failed"
     assert message.reason is not None
     assert message.reason.startswith("gave up after 2 attempts")
+    assert message.subject == f"Pedido {order['number']} confirmado"
 
 
 def test_quiet_hours_defer_an_sms_until_morning_then_it_is_sent(
