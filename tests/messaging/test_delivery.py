@@ -213,3 +213,56 @@ def test_a_long_batch_records_its_sends_as_it_goes(
     assert dispatch.RECORD_EVERY == 8
     assert recorded_before == [0] * 8 + [8] * 8 + [16] * 4  # at each delivery, the sends already recorded
     assert [m.status for m in messages(factory, store.id)] == ["sent"] * 20
+
+
+OVERRIDE_MJML = (
+    "<mjml><mj-body><mj-section><mj-column>"
+    "<mj-text>Olá {{ customer.first_name }}, pedido {{ order.number }}</mj-text>"
+    "</mj-column></mj-section></mj-body></mjml>"
+)
+
+
+def test_an_override_that_fails_in_the_worker_sends_the_shipped_template_and_tells_the_merchant(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, store: StoreWithKey,
+    sink: tuple[Sink, int], clock: time_machine.Traveller,
+) -> None:  # fmt: skip
+    received, port = sink
+    _connect_smtp(factory, settings, store.id, port)
+    # given an e-mail override whose subject works for the sample order (#1042) and for no real one
+    created = client.post(
+        "/api/v1/templates", headers=store.headers,
+        json={"milestone": "order.placed", "kind": "email", "locale": "pt_BR", "body": OVERRIDE_MJML,
+              "subject": "Pedido {{ {'#1042': 'de exemplo'}[order.number] }}"},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    order = client.post("/api/v1/orders", json=order_body(4), headers=store.headers).json()
+    # when the worker sends the order's confirmation
+    run_worker(factory, settings)
+    # then the shopper gets the shipped template, once, and the merchant sees why theirs was skipped
+    [message] = messages(factory, store.id)
+    assert message.status == "sent"
+    assert message.subject == f"Pedido {order['number']} confirmado"
+    [mail] = received.received
+    assert mail.message["Subject"] == message.subject
+    saved = client.get(f"/api/v1/templates/{created.json()['id']}", headers=store.headers).json()
+    assert saved["last_failure"] is not None
+    assert order["number"] in saved["last_failure"]
+
+
+def test_a_step_naming_a_template_that_does_not_exist_fails_its_message_with_the_reason(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, store: StoreWithKey,
+    sink: tuple[Sink, int], clock: time_machine.Traveller,
+) -> None:  # fmt: skip
+    received, port = sink
+    _connect_smtp(factory, settings, store.id, port)
+    flow = {"trigger": "order.placed", "steps": [{"send": ["email"], "template": "order.no_such_template"}]}
+    assert client.put("/api/v1/flows/order-confirmed", json=flow, headers=store.headers).status_code == 200
+    client.post("/api/v1/orders", json=order_body(5), headers=store.headers)
+    stats = run_worker(factory, settings)
+    [message] = messages(factory, store.id)
+    assert message.status == "failed"
+    assert message.reason is not None
+    assert message.reason.startswith("no email template:")
+    assert "order.no_such_template" in message.reason
+    assert received.received == []  # nothing half-rendered went out
+    assert stats.failed == 0  # a message that cannot be written is settled, not a job to retry
