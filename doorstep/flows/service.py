@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from doorstep import milestones as registry
 from doorstep.core import clock, ids
-from doorstep.core.errors import NotFound
+from doorstep.core.errors import FieldProblem, Invalid, NotFound
 from doorstep.core.tenancy import scoped
 from doorstep.customers.models import Customer
 from doorstep.flows import conditions, defaults, steps
@@ -31,6 +31,7 @@ from doorstep.jobs import queue
 from doorstep.orders.models import Order
 from doorstep.shipments.models import Shipment
 from doorstep.stores.models import Store
+from doorstep.webhooks.models import WebhookEndpoint
 
 SEND_KIND = "message.send"
 WEBHOOK_KIND = "webhook.deliver"
@@ -202,7 +203,9 @@ def get_flow(session: Session, *, store_id: int, key: str) -> Flow:
 
 
 def put_flow(session: Session, *, store_id: int, key: str, definition: FlowDefinition) -> Flow:
-    """Save the store's own version of a flow (replacing the default with that key, or adding one)."""
+    """Save the store's own version of a flow (replacing the default with that key, or adding one).
+    A step naming a template or an endpoint that does not exist is refused here, not found at send time."""
+    _check_references(session, store_id, definition)
     stmt = scoped(select(StoreFlow), StoreFlow, store_id).where(StoreFlow.key == key)
     row = session.scalars(stmt).one_or_none()
     body = definition.model_dump(mode="json", exclude_defaults=True)
@@ -216,6 +219,35 @@ def put_flow(session: Session, *, store_id: int, key: str, definition: FlowDefin
         row.updated_at = clock.now()
     session.flush()
     return Flow(key, definition, "store", row.updated_at)
+
+
+def _check_references(session: Session, store_id: int, definition: FlowDefinition) -> None:
+    """The names a flow's steps point at: a ``template`` is a milestone's (the shipped templates and the
+    store's overrides are per milestone), a ``webhook`` is one of this store's endpoints."""
+    problems: list[FieldProblem] = []
+    hooks = {step.webhook for step in definition.steps if step.webhook is not None}
+    known_hooks = (
+        set(session.scalars(
+            scoped(select(WebhookEndpoint.public_id), WebhookEndpoint, store_id)
+            .where(WebhookEndpoint.public_id.in_(hooks))
+        ))
+        if hooks else set()
+    )  # fmt: skip
+    for n, step in enumerate(definition.steps):
+        if step.template is not None and step.template not in registry.MILESTONES:
+            problems.append(FieldProblem(
+                f"body.steps.{n}.template", f"no template is named {step.template!r}",
+                "name a milestone, e.g. shipment.delayed (GET /api/v1/templates/defaults lists them), "
+                "or leave template out to use the trigger's",
+            ))  # fmt: skip
+        if step.webhook is not None and step.webhook not in known_hooks:
+            problems.append(FieldProblem(
+                f"body.steps.{n}.webhook", f"this store has no webhook endpoint {step.webhook!r}",
+                "create it first (POST /api/v1/webhooks) and use its id",
+            ))  # fmt: skip
+    if problems:
+        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        raise Invalid(f"the flow names what does not exist: {summary}", problems=problems)
 
 
 def reset_flow(session: Session, *, store_id: int, key: str) -> Flow | None:

@@ -67,6 +67,31 @@ def test_an_invalid_flow_is_a_problem_naming_the_field_and_the_fix(
     assert client.get(f"{FLOWS}/order-confirmed", headers=store.headers).json()["source"] == "default"
 
 
+def test_a_step_naming_a_template_or_an_endpoint_that_does_not_exist_is_refused_at_save(
+    client: TestClient, store: StoreWithKey, other_store: StoreWithKey
+) -> None:
+    # An endpoint of another store is as unknown here as one that was never created
+    theirs = client.post(
+        "/api/v1/webhooks", json={"url": "https://erp.example/a"}, headers=other_store.headers
+    )
+    assert theirs.status_code == 201, theirs.text
+    body = {"trigger": "shipment.delayed", "steps": [
+        {"send": ["email"], "template": "shipment.delayed"},
+        {"send": ["sms"], "id": "second", "template": "shipment.dellayed"},
+        {"webhook": theirs.json()["id"]},
+    ]}  # fmt: skip
+    response = client.put(f"{FLOWS}/late", json=body, headers=store.headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    template, webhook = response.json()["errors"]
+    assert template["field"] == "body.steps.1.template"
+    assert "shipment.dellayed" in template["message"]
+    assert "/api/v1/templates/defaults" in template["fix"]
+    assert webhook["field"] == "body.steps.2.webhook"
+    assert "POST /api/v1/webhooks" in webhook["fix"]
+    assert client.get(f"{FLOWS}/late", headers=store.headers).status_code == 404  # nothing was saved
+
+
 def test_a_stores_flow_is_invisible_to_other_stores(
     client: TestClient, store: StoreWithKey, other_store: StoreWithKey
 ) -> None:
@@ -128,14 +153,19 @@ def test_history_records_milestones_and_writes_no_job(
 def test_a_webhook_step_enqueues_one_signed_delivery_per_milestone_and_endpoint(
     client: TestClient, factory: sessionmaker[Session], store: StoreWithKey
 ) -> None:
-    flow = {"trigger": "order.placed", "steps": [{"wait": "5m"}, {"webhook": "whe_erp"}]}
+    created = client.post(
+        "/api/v1/webhooks", json={"url": "https://erp.example/hooks"}, headers=store.headers
+    )
+    assert created.status_code == 201, created.text
+    endpoint = created.json()["id"]
+    flow = {"trigger": "order.placed", "steps": [{"wait": "5m"}, {"webhook": endpoint}]}
     assert client.put(f"{FLOWS}/erp", json=flow, headers=store.headers).status_code == 200
     order = _order(client, store, 4)
     deliveries = [j for j in _jobs(factory, store.id).values() if j.kind == "webhook.deliver"]
     assert len(deliveries) == 1
     [job] = deliveries
     event_id = job.args["milestone_event_id"]
-    assert job.args == {"milestone_event_id": event_id, "endpoint_id": "whe_erp"}
-    assert job.key == f"webhook.deliver:{event_id}:whe_erp"
+    assert job.args == {"milestone_event_id": event_id, "endpoint_id": endpoint}
+    assert job.key == f"webhook.deliver:{event_id}:{endpoint}"
     assert event_id.startswith("ms_")
     assert f"msg:{order}:order.placed:email" in _jobs(factory, store.id)
