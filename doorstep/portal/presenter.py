@@ -331,8 +331,10 @@ def derive_steps(status: str | None, lang: Lang, reached: frozenset[str] = froze
     labels = list(_STEP_LABELS)
     if status == "available_for_pickup":
         labels[3], labels[4] = "Ready for pickup", "Picked up"
+    # The current step is drawn filled, as reached: before the carrier's first pickup scan that is "Ordered"
+    # (a label may exist, but "Shipped" would contradict the headline "Getting ready to ship").
     position = {
-        None: 1, "pending": 1, "info_received": 1, "in_transit": 2, "out_for_delivery": 3,
+        None: 0, "pending": 0, "info_received": 0, "in_transit": 2, "out_for_delivery": 3,
         "attempt_failed": 3, "available_for_pickup": 3, "delivered": 5,
     }.get(status)  # fmt: skip
     problem = position is None  # exception, returned, expired: the step reached so far turns red
@@ -387,12 +389,15 @@ def derive_expected(parcel: ParcelFact, lang: Lang, today: date) -> tuple[str | 
         return lang._("Delivered"), f"{lang.day(lang.local_date(at))}, {lang.time(at)}"
     if parcel.status in TERMINAL or parcel.status in ("exception", "available_for_pickup"):
         return None, None
+    if parcel.status == "out_for_delivery":
+        # On the van: today, whatever date the carrier gave earlier (the headline says "Arriving today").
+        return lang._("Expected delivery"), lang.day(today)
     if parcel.expected_on is not None:
         return lang._("Expected delivery"), lang.day(parcel.expected_on)
     if parcel.promised_on is not None:
         end = parcel.promised_on
         start = max(today + timedelta(days=1), end - timedelta(days=2))
-        if parcel.status == "out_for_delivery" or start >= end:
+        if start >= end:
             return lang._("Expected delivery"), lang.day(max(end, today))
         return lang._("Estimated delivery"), f"{lang.short_day(start)} \N{EN DASH} {lang.short_day(end)}"
     return None, None

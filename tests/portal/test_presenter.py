@@ -72,6 +72,8 @@ def test_steps_mark_done_current_and_problem() -> None:
     states = [s.state for s in presenter.derive_steps("in_transit", EN)]
     assert states == ["done", "done", "current", "todo", "todo"]
     assert [s.state for s in presenter.derive_steps("delivered", EN)] == ["done"] * 5
+    for waiting in ("pending", "info_received"):  # a label, no pickup scan yet: not "Shipped"
+        assert [s.state for s in presenter.derive_steps(waiting, EN)] == ["current"] + ["todo"] * 4
     assert [s.state for s in presenter.derive_steps("exception", EN, frozenset({"shipped"}))][2] == "problem"
     pickup = presenter.derive_steps("available_for_pickup", EN)
     assert [s.label for s in pickup][3:] == ["Ready for pickup", "Picked up"]
@@ -95,6 +97,13 @@ def test_expected_delivery_is_a_window_while_only_promised() -> None:
         parcel("in_transit", expected_on=date(2026, 11, 26)), EN, date(2026, 11, 23)
     )
     assert (label, value) == ("Expected delivery", "Thursday, November 26")
+
+
+def test_out_for_delivery_expects_today_whatever_date_the_carrier_gave_before() -> None:
+    # The headline says "Arriving today"; an earlier estimate two days out must not contradict it
+    for fields in ({"expected_on": date(2026, 11, 25)}, {"promised_on": date(2026, 11, 27)}, {}):
+        label, value = presenter.derive_expected(parcel("out_for_delivery", **fields), EN, date(2026, 11, 23))
+        assert (label, value) == ("Expected delivery", "Monday, November 23")
 
 
 def test_address_is_partly_masked() -> None:
@@ -121,4 +130,4 @@ def test_order_headline_is_the_most_urgent_parcel() -> None:
 def test_an_order_without_parcels_is_being_prepared() -> None:
     view = presenter.present(OrderFact("#1", NOW), EN, NOW)
     assert view.headline.title == "Order received"
-    assert [s.state for s in view.steps] == ["done", "current", "todo", "todo", "todo"]
+    assert [s.state for s in view.steps] == ["current", "todo", "todo", "todo", "todo"]
