@@ -20,7 +20,10 @@ Baselines measured in the same run:
 PostgreSQL only (procrastinate needs it): a scratch database is created on DOORSTEP_BENCH_PG_URL
 (default the local server) and dropped afterwards.
 
-    python -m benchmarks.dispatch [--messages 300] [--concurrency 8]
+``--breakdown`` also prints the worker's CPU per message by stage (thread CPU time: claim, decide, render,
+send, record, complete) and per process (worker, sink, PostgreSQL).
+
+    python -m benchmarks.dispatch [--messages 300] [--concurrency 8] [--breakdown]
 """
 
 import argparse
@@ -45,6 +48,7 @@ from pydantic import SecretStr
 from sqlalchemy import make_url, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks import _cpu
 from benchmarks._figure import Figure
 from doorstep import migrate
 from doorstep.config import ChannelSettings, SecuritySettings, Settings
@@ -74,7 +78,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _smtp_sink() -> Iterator[int]:
+def _smtp_sink() -> Iterator[tuple[int, int]]:
     """aiosmtpd's discarding Sink handler in its own process, so it does not share our GIL."""
     port = _free_port()
     process = subprocess.Popen(
@@ -91,7 +95,7 @@ def _smtp_sink() -> Iterator[int]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -131,7 +135,48 @@ def _place(factory: sessionmaker[Session], store_id: int, numbers: range, placed
         queue.cancel(session, prefix="pub:")  # milestone publication is another figure's business
 
 
-def _doorstep(url: str, port: int, count: int, concurrency: int) -> float:
+def _stages() -> dict[str, tuple[Any, str]]:
+    """Where the worker's CPU goes, stage by stage (``--breakdown``): the functions a send passes through."""
+    from doorstep.messaging import dispatch as message_dispatch
+    from doorstep.messaging import service as message_service
+
+    return {
+        "claim jobs": (queue, "claim"),
+        "decide (batch transaction)": (message_dispatch, "_prepare"),
+        "render (MJML, Jinja, text)": (message_dispatch, "write"),
+        "send (MIME + SMTP)": (smtp.Smtp, "send"),
+        "record sent": (message_service, "mark_sent_many"),
+        "complete jobs": (queue, "complete_many"),
+    }
+
+
+def _breakdown(count: int, sink_pid: int, run: Any) -> tuple[Any, dict[str, float]]:
+    """Run ``run()`` with the stages timed; CPU milliseconds per message by stage and by process."""
+    stages = _cpu.Stages()
+    before = (
+        _cpu.process_seconds(os.getpid()),
+        _cpu.process_seconds(sink_pid),
+        _cpu.named_seconds("postgres"),
+    )
+    with _cpu.staged(stages, _stages()):
+        result = run()
+    after = (
+        _cpu.process_seconds(os.getpid()),
+        _cpu.process_seconds(sink_pid),
+        _cpu.named_seconds("postgres"),
+    )
+    per = {name: seconds * 1000 / count for name, seconds in stages.seconds.items()}
+    for name, start, end in zip(
+        ("worker process", "SMTP sink process", "PostgreSQL"), before, after, strict=True
+    ):
+        per[f"= {name}"] = (end - start) * 1000 / count
+    return result, per
+
+
+def _doorstep(
+    url: str, port: int, count: int, concurrency: int, sink_pid: int | None = None
+) -> tuple[float, dict[str, float]]:
+    """Messages per second, and (given the sink's pid) the CPU per message by stage and by process."""
     settings = Settings(
         database_url=url, base_url="https://track.example", channels=ChannelSettings(devbox=False),
         security=SecuritySettings(secret_key=SecretStr(SECRET)),
@@ -161,13 +206,17 @@ def _doorstep(url: str, port: int, count: int, concurrency: int) -> float:
         _place(factory, store_id, range(count, count + WARM_UP), placed)
         run_worker()
         _place(factory, store_id, range(count), placed)
-        seconds, stats = run_worker()
+        per: dict[str, float] = {}
+        if sink_pid is None:
+            seconds, stats = run_worker()
+        else:
+            (seconds, stats), per = _breakdown(count, sink_pid, run_worker)
     with transaction(factory) as session:
         sent = len(list(session.scalars(select(Message.id).where(Message.status == "sent")))) - WARM_UP
     engine.dispose()
     if sent != count:
         raise RuntimeError(f"only {sent} of {count} messages were sent: {stats}")
-    return count / seconds
+    return count / seconds, per
 
 
 def _procrastinate(url: str, count: int, concurrency: int) -> float:
@@ -232,12 +281,12 @@ def _html_size() -> int:
     return len(rendered.html or "") + len(rendered.text)
 
 
-def run(count: int, concurrency: int) -> dict[str, Any]:
-    with _smtp_sink() as port, _scratch_database() as url:
-        ours = _doorstep(url, port, count, concurrency)
+def run(count: int, concurrency: int, *, breakdown: bool = False) -> dict[str, Any]:
+    with _smtp_sink() as (port, sink_pid), _scratch_database() as url:
+        ours, per = _doorstep(url, port, count, concurrency, sink_pid if breakdown else None)
         theirs = _procrastinate(url, count, concurrency)
         raw = _smtplib(port, count, _html_size())
-    return {"doorstep": ours, "procrastinate": theirs, "smtplib": raw}
+    return {"doorstep": ours, "procrastinate": theirs, "smtplib": raw, "breakdown": per}
 
 
 def run_figure(count: int = 300, concurrency: int = 8) -> Figure:
@@ -260,14 +309,22 @@ def main() -> None:
     )
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--breakdown", action="store_true",
+        help="also print the worker's CPU per message by stage (thread CPU time) and each process's",
+    )  # fmt: skip
     options = parser.parse_args()
-    r = run(options.messages, options.concurrency)
+    r = run(options.messages, options.concurrency, breakdown=options.breakdown)
     print(
         f"dispatch (postgresql, {options.messages} e-mails, concurrency {options.concurrency}): "
         f"worker {r['doorstep']:,.0f} messages/s to SMTP · procrastinate {r['procrastinate']:,.0f} no-op jobs/s "
         f"· ratio {r['doorstep'] / r['procrastinate']:.2f} · raw smtplib {r['smtplib']:,.0f} messages/s "
         f"· ratio {r['doorstep'] / r['smtplib']:.2f}"
     )
+    if options.breakdown:
+        print("CPU per message (ms), the timed worker run; stages are thread CPU, summed over threads:")
+        for name, ms in r["breakdown"].items():
+            print(f"  {name:<28} {ms:6.3f}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ transfer size (HTML + its two stylesheets, product images excluded).
 import argparse
 import asyncio
 import multiprocessing
-import os
 import socket
 import statistics
 import tempfile
@@ -27,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks._cpu import process_seconds
 from benchmarks._figure import Figure
 from doorstep import migrate
 from doorstep.config import Settings
@@ -144,14 +144,6 @@ def _load(
     }
 
 
-def _cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time the server process has used (Linux /proc): a load-independent cost."""
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(concurrency: int, seconds: float, orders: int) -> dict[str, Any]:
     """Seed a store, start the server, and load the three routes; every figure of one run."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -190,9 +182,9 @@ def measure(concurrency: int, seconds: float, orders: int) -> dict[str, Any]:
                 ("page", links, None),
                 ("revisit", links, etags),
             ):
-                cpu = _cpu_seconds(server.pid)
+                cpu = process_seconds(server.pid)
                 runs[name] = _load(port, paths, concurrency, seconds, tags)
-                runs[name]["cpu_ms"] = (_cpu_seconds(server.pid) - cpu) * 1000 / max(runs[name]["n"], 1)
+                runs[name]["cpu_ms"] = (process_seconds(server.pid) - cpu) * 1000 / max(runs[name]["n"], 1)
         finally:
             server.terminate()
             server.join(timeout=10)
