@@ -225,6 +225,14 @@ def is_delayed(parcel: ParcelFact, today: date) -> bool:
     return parcel.is_delayed or late
 
 
+def _out_for_delivery_since(parcel: ParcelFact, lang: Lang) -> date | None:
+    """The shopper's local day of the latest "out for delivery" scan, if the parcel has one."""
+    scan = max(
+        (s for s in parcel.scans if s.status == "out_for_delivery"), key=lambda s: s.occurred_at, default=None
+    )
+    return lang.local_date(scan.occurred_at) if scan is not None else None
+
+
 def derive_headline(parcel: ParcelFact, lang: Lang, today: date) -> Headline:
     status, sub = parcel.status, parcel.substatus
     carrier = carrier_name(parcel.carrier)
@@ -277,6 +285,18 @@ def derive_headline(parcel: ParcelFact, lang: Lang, today: date) -> Headline:
             "warn",
         )
     if status == "out_for_delivery":
+        since = _out_for_delivery_since(parcel, lang)
+        if since is not None and since < today:
+            return Headline(
+                lang._("Still out for delivery"),
+                lang._(
+                    "{carrier} took it out for delivery on {day} and has not scanned it since. "
+                    "We are keeping an eye on it.",
+                    carrier=carrier,
+                    day=lang.day(since),
+                ),
+                "warn",
+            )
         return Headline(lang._("Arriving today"), lang._("Your parcel is out for delivery."), "ok")
     if is_delayed(parcel, today):
         expected = parcel.expected_on
@@ -389,8 +409,9 @@ def derive_expected(parcel: ParcelFact, lang: Lang, today: date) -> tuple[str | 
         return lang._("Delivered"), f"{lang.day(lang.local_date(at))}, {lang.time(at)}"
     if parcel.status in TERMINAL or parcel.status in ("exception", "available_for_pickup"):
         return None, None
-    if parcel.status == "out_for_delivery":
-        # On the van: today, whatever date the carrier gave earlier (the headline says "Arriving today").
+    if parcel.status == "out_for_delivery" and (_out_for_delivery_since(parcel, lang) or today) >= today:
+        # On the van today: today, whatever date the carrier gave earlier (the headline says "Arriving
+        # today"). Out since an earlier day, the carrier's or the store's date stands, as for any parcel.
         return lang._("Expected delivery"), lang.day(today)
     if parcel.expected_on is not None:
         return lang._("Expected delivery"), lang.day(parcel.expected_on)

@@ -8,6 +8,7 @@ from doorstep.portal import i18n, presenter
 from doorstep.portal.presenter import OrderFact, ParcelFact, ScanFact
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday
+TODAY_8AM = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)  # 8:00 in New York, the day of NOW
 EN = i18n.lang("en", "America/New_York")
 ES = i18n.lang("es", "America/Mexico_City")
 
@@ -15,8 +16,8 @@ ES = i18n.lang("es", "America/Mexico_City")
 def parcel(status: str, **fields: object) -> ParcelFact:
     scans = (
         ScanFact(datetime(2026, 11, 21, 14, 0, tzinfo=UTC), "in_transit", None, "Picked up", "Reno", "NV", None, "US"),
-        ScanFact(datetime(2026, 11, 22, 9, 30, tzinfo=UTC), status, fields.pop("substatus", None), "Latest scan",
-                 "Brooklyn", "NY", "11215", "US"),
+        ScanFact(fields.pop("latest_at", datetime(2026, 11, 22, 9, 30, tzinfo=UTC)), status,  # type: ignore[arg-type]
+                 fields.pop("substatus", None), "Latest scan", "Brooklyn", "NY", "11215", "US"),
     )  # fmt: skip
     return ParcelFact(carrier="ups", tracking_number="1Z999AA10123456784", status=status, scans=scans,
                       substatus=scans[-1].substatus, **fields)  # type: ignore[arg-type]  # fmt: skip
@@ -33,7 +34,7 @@ def test_in_transit_with_an_expected_date_says_the_weekday() -> None:
 
 def test_today_and_tomorrow_are_words() -> None:
     assert headline(parcel("in_transit", expected_on=date(2026, 11, 24))) == "Arriving tomorrow"
-    assert headline(parcel("out_for_delivery")) == "Arriving today"
+    assert headline(parcel("out_for_delivery", latest_at=TODAY_8AM)) == "Arriving today"
 
 
 def test_a_date_beyond_a_week_is_spelled_out() -> None:
@@ -102,8 +103,25 @@ def test_expected_delivery_is_a_window_while_only_promised() -> None:
 def test_out_for_delivery_expects_today_whatever_date_the_carrier_gave_before() -> None:
     # The headline says "Arriving today"; an earlier estimate two days out must not contradict it
     for fields in ({"expected_on": date(2026, 11, 25)}, {"promised_on": date(2026, 11, 27)}, {}):
-        label, value = presenter.derive_expected(parcel("out_for_delivery", **fields), EN, date(2026, 11, 23))
+        on_the_van = parcel("out_for_delivery", latest_at=TODAY_8AM, **fields)
+        label, value = presenter.derive_expected(on_the_van, EN, date(2026, 11, 23))
         assert (label, value) == ("Expected delivery", "Monday, November 23")
+
+
+def test_out_for_delivery_since_an_earlier_day_says_so_rather_than_arriving_today() -> None:
+    # Out on Sunday (the shopper's day), no scan since, and it is Monday: "today" would be a guess
+    stale = parcel("out_for_delivery", expected_on=date(2026, 11, 24))
+    view = presenter.derive_headline(stale, EN, date(2026, 11, 23))
+    assert (view.title, view.tone) == ("Still out for delivery", "warn")
+    assert view.detail == (
+        "UPS took it out for delivery on Sunday, November 22 and has not scanned it since. "
+        "We are keeping an eye on it."
+    )
+    assert headline(stale, ES) == "Sigue en reparto"
+    assert presenter.derive_expected(stale, EN, date(2026, 11, 23)) == (
+        "Expected delivery",
+        "Tuesday, November 24",
+    )
 
 
 def test_address_is_partly_masked() -> None:
