@@ -43,10 +43,9 @@ def named_seconds(name: str) -> float:
 
 @dataclass
 class Stages:
-    """Thread CPU seconds and calls per named stage, summed over every thread that ran it."""
+    """Thread CPU seconds per named stage, summed over every thread that ran it."""
 
     seconds: dict[str, float] = field(default_factory=dict)
-    calls: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _inside: threading.local = field(default_factory=threading.local)
 
@@ -64,7 +63,6 @@ class Stages:
                 spent = time.thread_time() - started
                 with self._lock:
                     self.seconds[name] = self.seconds.get(name, 0.0) + spent
-                    self.calls[name] = self.calls.get(name, 0) + 1
 
         return wrapper
 

@@ -152,19 +152,19 @@ def _stages() -> dict[str, tuple[Any, str]]:
 
 def _breakdown(count: int, sink_pid: int, run: Any) -> tuple[Any, dict[str, float]]:
     """Run ``run()`` with the stages timed; CPU milliseconds per message by stage and by process."""
+
+    def processes() -> tuple[float, float, float]:
+        return (
+            _cpu.process_seconds(os.getpid()),
+            _cpu.process_seconds(sink_pid),
+            _cpu.named_seconds("postgres"),
+        )
+
     stages = _cpu.Stages()
-    before = (
-        _cpu.process_seconds(os.getpid()),
-        _cpu.process_seconds(sink_pid),
-        _cpu.named_seconds("postgres"),
-    )
+    before = processes()
     with _cpu.staged(stages, _stages()):
         result = run()
-    after = (
-        _cpu.process_seconds(os.getpid()),
-        _cpu.process_seconds(sink_pid),
-        _cpu.named_seconds("postgres"),
-    )
+    after = processes()
     per = {name: seconds * 1000 / count for name, seconds in stages.seconds.items()}
     for name, start, end in zip(
         ("worker process", "SMTP sink process", "PostgreSQL"), before, after, strict=True

@@ -110,6 +110,11 @@ _FIXES = {
 }
 
 
+def summarize(problems: list[FieldProblem]) -> str:
+    """``field: message; field: message``: the problems in one line, for a problem's ``detail``."""
+    return "; ".join(f"{p.field}: {p.message}" for p in problems)
+
+
 def invalid_from_validation(errors: list[dict[str, object]], *, root: str = "") -> Invalid:
     """Turn Pydantic's error list into one Invalid whose problems each name a field and a fix."""
     problems: list[FieldProblem] = []
@@ -129,5 +134,5 @@ def invalid_from_validation(errors: list[dict[str, object]], *, root: str = "") 
         if kind in ("enum", "literal_error") and isinstance(context, dict) and "expected" in context:
             fix = f"send one of {context['expected']}"
         problems.append(FieldProblem(name, message, str(fix or _FIXES.get(kind, "correct this value"))))
-    summary = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
+    summary = summarize(problems[:5])
     return Invalid(f"the request has {len(problems)} invalid field(s): {summary}", problems=problems)

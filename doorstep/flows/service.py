@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from doorstep import milestones as registry
 from doorstep.core import clock, ids
-from doorstep.core.errors import FieldProblem, Invalid, NotFound
+from doorstep.core.errors import FieldProblem, Invalid, NotFound, summarize
 from doorstep.core.tenancy import scoped
 from doorstep.customers.models import Customer
 from doorstep.flows import conditions, defaults, steps
@@ -246,8 +246,7 @@ def _check_references(session: Session, store_id: int, definition: FlowDefinitio
                 "create it first (POST /api/v1/webhooks) and use its id",
             ))  # fmt: skip
     if problems:
-        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
-        raise Invalid(f"the flow names what does not exist: {summary}", problems=problems)
+        raise Invalid(f"the flow names what does not exist: {summarize(problems)}", problems=problems)
 
 
 def reset_flow(session: Session, *, store_id: int, key: str) -> Flow | None:

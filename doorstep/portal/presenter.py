@@ -225,12 +225,16 @@ def is_delayed(parcel: ParcelFact, today: date) -> bool:
     return parcel.is_delayed or late
 
 
-def _out_for_delivery_since(parcel: ParcelFact, lang: Lang) -> date | None:
-    """The shopper's local day of the latest "out for delivery" scan, if the parcel has one."""
+def _out_since_earlier_day(parcel: ParcelFact, lang: Lang, today: date) -> date | None:
+    """The shopper's local day a parcel out for delivery went out, when that was before today (no scan
+    since): "today" would then be a guess. None when it went out today, or is not out for delivery."""
+    if parcel.status != "out_for_delivery":
+        return None
     scan = max(
         (s for s in parcel.scans if s.status == "out_for_delivery"), key=lambda s: s.occurred_at, default=None
     )
-    return lang.local_date(scan.occurred_at) if scan is not None else None
+    since = lang.local_date(scan.occurred_at) if scan is not None else None
+    return since if since is not None and since < today else None
 
 
 def derive_headline(parcel: ParcelFact, lang: Lang, today: date) -> Headline:
@@ -285,8 +289,8 @@ def derive_headline(parcel: ParcelFact, lang: Lang, today: date) -> Headline:
             "warn",
         )
     if status == "out_for_delivery":
-        since = _out_for_delivery_since(parcel, lang)
-        if since is not None and since < today:
+        since = _out_since_earlier_day(parcel, lang, today)
+        if since is not None:
             return Headline(
                 lang._("Still out for delivery"),
                 lang._(
@@ -409,7 +413,7 @@ def derive_expected(parcel: ParcelFact, lang: Lang, today: date) -> tuple[str | 
         return lang._("Delivered"), f"{lang.day(lang.local_date(at))}, {lang.time(at)}"
     if parcel.status in TERMINAL or parcel.status in ("exception", "available_for_pickup"):
         return None, None
-    if parcel.status == "out_for_delivery" and (_out_for_delivery_since(parcel, lang) or today) >= today:
+    if parcel.status == "out_for_delivery" and _out_since_earlier_day(parcel, lang, today) is None:
         # On the van today: today, whatever date the carrier gave earlier (the headline says "Arriving
         # today"). Out since an earlier day, the carrier's or the store's date stands, as for any parcel.
         return lang._("Expected delivery"), lang.day(today)

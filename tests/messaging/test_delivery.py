@@ -48,19 +48,27 @@ def _connect_smtp(factory: sessionmaker[Session], settings: Settings, store_id: 
         )  # fmt: skip
 
 
-def test_the_order_confirmation_reaches_a_real_smtp_server_once(
-    client: TestClient, factory: sessionmaker[Session], settings: Settings, store: StoreWithKey,
-    sink: tuple[Sink, int], clock: time_machine.Traveller,
-) -> None:  # fmt: skip
+@pytest.fixture
+def smtp_sink(
+    factory: sessionmaker[Session], settings: Settings, store: StoreWithKey, sink: tuple[Sink, int]
+) -> Sink:
+    """The sink, with the store's e-mail going to it over SMTP."""
     received, port = sink
     _connect_smtp(factory, settings, store.id, port)
+    return received
+
+
+def test_the_order_confirmation_reaches_a_real_smtp_server_once(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings, store: StoreWithKey,
+    smtp_sink: Sink, clock: time_machine.Traveller,
+) -> None:  # fmt: skip
     order = client.post("/api/v1/orders", json=order_body(1), headers=store.headers).json()
     run_worker(factory, settings)
     run_worker(factory, settings)
 
     [message] = messages(factory, store.id)
     assert (message.status, message.channel, message.kind) == ("sent", "smtp", "email")
-    [mail] = received.received
+    [mail] = smtp_sink.received
     assert mail.rcpt_tos == ["shopper1@example.com"]
     assert message.public_id in mail.message["Message-ID"]
     assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -225,10 +233,8 @@ OVERRIDE_MJML = (
 
 def test_an_override_that_fails_in_the_worker_sends_the_shipped_template_and_tells_the_merchant(
     client: TestClient, factory: sessionmaker[Session], settings: Settings, store: StoreWithKey,
-    sink: tuple[Sink, int], clock: time_machine.Traveller,
+    smtp_sink: Sink, clock: time_machine.Traveller,
 ) -> None:  # fmt: skip
-    received, port = sink
-    _connect_smtp(factory, settings, store.id, port)
     # given an e-mail override whose subject works for the sample order (#1042) and for no real one
     created = client.post(
         "/api/v1/templates", headers=store.headers,
@@ -243,7 +249,7 @@ def test_an_override_that_fails_in_the_worker_sends_the_shipped_template_and_tel
     [message] = messages(factory, store.id)
     assert message.status == "sent"
     assert message.subject == f"Pedido {order['number']} confirmado"
-    [mail] = received.received
+    [mail] = smtp_sink.received
     assert mail.message["Subject"] == message.subject
     saved = client.get(f"/api/v1/templates/{created.json()['id']}", headers=store.headers).json()
     assert saved["last_failure"] is not None
@@ -252,10 +258,8 @@ def test_an_override_that_fails_in_the_worker_sends_the_shipped_template_and_tel
 
 def test_a_stored_step_naming_a_template_that_does_not_exist_fails_its_message_with_the_reason(
     client: TestClient, factory: sessionmaker[Session], settings: Settings, store: StoreWithKey,
-    sink: tuple[Sink, int], clock: time_machine.Traveller,
+    smtp_sink: Sink, clock: time_machine.Traveller,
 ) -> None:  # fmt: skip
-    received, port = sink
-    _connect_smtp(factory, settings, store.id, port)
     # The API refuses such a step (tests/flows/test_api.py); a row saved before it did still runs
     flow = {"trigger": "order.placed", "steps": [{"send": ["email"], "template": "order.no_such_template"}]}
     with transaction(factory) as session:
@@ -267,5 +271,5 @@ def test_a_stored_step_naming_a_template_that_does_not_exist_fails_its_message_w
     assert message.reason is not None
     assert message.reason.startswith("no email template:")
     assert "order.no_such_template" in message.reason
-    assert received.received == []  # nothing half-rendered went out
+    assert smtp_sink.received == []  # nothing half-rendered went out
     assert stats.failed == 0  # a message that cannot be written is settled, not a job to retry
