@@ -70,11 +70,26 @@ class Source:
 # --- the sandbox ------------------------------------------------------------------------------------
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox (no attribute tricks, no mutation of lists or dicts) plus size limits on
     ``*`` and ``**``, so ``'x' * 10**9`` fails instead of exhausting memory."""
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Template data is plain dicts, so ``store.name`` is a key. Jinja tries the attribute first, which
+        # on a dict raises and catches AttributeError at every access: a third of a render's time. A name
+        # that no dict has as an attribute can only ever resolve to the key, so look that up directly:
+        # the same result (or the same undefined), without the exception.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "**":

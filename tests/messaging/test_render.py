@@ -213,3 +213,23 @@ def test_every_default_renders_with_only_what_its_milestone_carries(milestone: s
         if kind is Kind.email:
             assert rendered.html is not None
             assert ("SORRY10" in rendered.html) == (milestone == "shipment.delayed")
+
+
+def test_a_dot_on_template_data_reads_the_key_unless_dicts_have_that_attribute() -> None:
+    """The sandbox's shortcut for plain dicts (no AttributeError per access) resolves names exactly as
+    Jinja does: ``d.name`` is the key, ``d.items`` still the method, a missing key still undefined."""
+    env = render._environments()[1]
+    data = {"d": {"name": "Ana", "items": "not the method", "count": 0}}
+    assert env.from_string("{{ d.name }} {{ d.count }}").render(data) == "Ana 0"
+    assert (
+        env.from_string("{% for k, v in d.items() %}{{ k }};{% endfor %}").render(data) == "name;items;count;"
+    )
+    assert env.from_string("{{ d['items'] }}").render(data) == "not the method"
+    with pytest.raises(render.RenderFailed, match="has no attribute 'nope'"):
+        render.render_source(
+            render.Source(body="{{ order.nope }}"), kind=Kind.sms, locale="en", context=SAMPLE
+        )
+    with pytest.raises(render.RenderFailed, match="sandbox"):
+        render.render_source(
+            render.Source(body="{{ store.__class__ }}"), kind=Kind.sms, locale="en", context=SAMPLE
+        )
