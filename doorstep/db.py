@@ -7,13 +7,24 @@ through psycopg 3. Entry points (a request, a job, a CLI command) open one trans
 import sqlite3
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    MetaData,
+    Select,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -99,6 +110,24 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 _READ_ONLY = "doorstep_read_only"
+
+
+def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN (values)`` for a list that changes with every batch.
+
+    On PostgreSQL this is ``column = ANY(:values)`` with the list as one array parameter, so the text
+    sent is the same whatever the list's length: psycopg converts it once and, after a few runs, prepares
+    it on the server. An ``IN`` of 64 batch ids is a new text per length, past psycopg's 50-parameter
+    cache, so it was converted (a regex pass in Python) on every run. SQLite keeps ``IN``.
+    """
+    items = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        result: ColumnElement[bool] = column == any_(
+            bindparam(None, items, type_=postgresql.ARRAY(column.type))
+        )
+    else:
+        result = column.in_(items)
+    return result
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -29,6 +29,7 @@ from doorstep.core.errors import NotFound
 from doorstep.core.pagination import paginate
 from doorstep.core.tenancy import scoped
 from doorstep.customers.models import Consent, Customer
+from doorstep.db import one_of
 from doorstep.flows import service as flow_service
 from doorstep.flows.models import MilestoneEvent
 from doorstep.flows.schemas import Step
@@ -244,7 +245,11 @@ def _claim_rows(
     rows = {message.key: message for message in created}
     existing = sorted(set(keys) - set(rows))
     if existing:
-        stmt = scoped(select(Message), Message, store_id).where(Message.key.in_(existing)).with_for_update()
+        stmt = (
+            scoped(select(Message), Message, store_id)
+            .where(one_of(session, Message.key, existing))
+            .with_for_update()
+        )
         rows.update((message.key, message) for message in session.scalars(stmt))
     return rows
 

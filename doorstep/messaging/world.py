@@ -24,6 +24,7 @@ from doorstep.core import clock, ids
 from doorstep.core.errors import NotFound
 from doorstep.core.tenancy import scoped
 from doorstep.customers.models import Customer
+from doorstep.db import one_of
 from doorstep.flows import service as flow_service
 from doorstep.flows.models import MilestoneEvent
 from doorstep.flows.schemas import Step
@@ -73,7 +74,7 @@ class Shared:
         for customer_id in wanted:
             self.sends[customer_id] = []
         stmt = scoped(select(Message.customer_id, Message.sent_at), Message, self.store.id).where(
-            Message.customer_id.in_(wanted),
+            one_of(self.session, Message.customer_id, wanted),
             Message.status.in_([s.value for s in COUNTED]),
             Message.sent_at.is_not(None),
             Message.sent_at > now - policy.DEFAULT_CAP_WINDOW,
@@ -174,7 +175,7 @@ class World:
 def events(session: Session, store_id: int, public_ids: Sequence[str]) -> dict[str, MilestoneEvent]:
     """The store's milestones by public id; a missing one raises :class:`NotFound`."""
     stmt = scoped(select(MilestoneEvent), MilestoneEvent, store_id).where(
-        MilestoneEvent.public_id.in_(sorted(set(public_ids)))
+        one_of(session, MilestoneEvent.public_id, sorted(set(public_ids)))
     )
     found = {event.public_id: event for event in session.scalars(stmt)}
     missing = sorted(set(public_ids) - set(found))
@@ -199,12 +200,16 @@ def read(
     shipments: dict[str, Shipment] = {}
     parcel_ids = sorted(s for s in subjects if ids.has_prefix(s, "shp"))
     if parcel_ids:
-        stmt = scoped(select(Shipment), Shipment, store_id).where(Shipment.public_id.in_(parcel_ids))
+        stmt = scoped(select(Shipment), Shipment, store_id).where(
+            one_of(session, Shipment.public_id, parcel_ids)
+        )
         shipments = {s.public_id: s for s in session.scalars(stmt).unique()}
     orders: dict[str, Order] = {s.order.public_id: s.order for s in shipments.values() if s.order is not None}
     order_ids = sorted({e.order_id for e in milestone_events if e.order_id} - set(orders))
     if order_ids:
-        stmt_orders = scoped(select(Order), Order, store_id).where(Order.public_id.in_(order_ids))
+        stmt_orders = scoped(select(Order), Order, store_id).where(
+            one_of(session, Order.public_id, order_ids)
+        )
         orders.update((o.public_id, o) for o in session.scalars(stmt_orders).unique())
     recorded = _recorded(session, store_id, subjects | {e.order_id for e in milestone_events if e.order_id})
     returns, credits, claims = _returns_and_claims(session, store_id, subjects)
@@ -235,7 +240,7 @@ def _recorded(session: Session, store_id: int, subjects: set[str]) -> dict[str, 
     """(milestone row id, name) of every milestone recorded on these subjects."""
     stmt = scoped(
         select(MilestoneEvent.subject_id, MilestoneEvent.id, MilestoneEvent.name), MilestoneEvent, store_id
-    ).where(MilestoneEvent.subject_id.in_(sorted(subjects)))
+    ).where(one_of(session, MilestoneEvent.subject_id, sorted(subjects)))
     recorded: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for subject_id, event_id, name in session.execute(stmt):
         recorded[subject_id].append((event_id, name))
@@ -252,17 +257,19 @@ def _returns_and_claims(
     return_ids = sorted(s for s in subjects if ids.has_prefix(s, "ret"))
     if return_ids:
         stmt = scoped(select(ReturnRequest), ReturnRequest, store_id).where(
-            ReturnRequest.public_id.in_(return_ids)
+            one_of(session, ReturnRequest.public_id, return_ids)
         )
         returns = {r.public_id: r for r in session.scalars(stmt).unique()}
         credit_ids = sorted({r.store_credit_id for r in returns.values() if r.store_credit_id is not None})
         if credit_ids:
             stmt_codes = scoped(select(StoreCredit.id, StoreCredit.code), StoreCredit, store_id).where(
-                StoreCredit.id.in_(credit_ids)
+                one_of(session, StoreCredit.id, credit_ids)
             )
             credits = {row[0]: row[1] for row in session.execute(stmt_codes)}
     claim_ids = sorted(s for s in subjects if ids.has_prefix(s, "clm"))
     if claim_ids:
-        stmt_claims = scoped(select(Claim), Claim, store_id).where(Claim.public_id.in_(claim_ids))
+        stmt_claims = scoped(select(Claim), Claim, store_id).where(
+            one_of(session, Claim.public_id, claim_ids)
+        )
         claims = {c.public_id: c for c in session.scalars(stmt_claims).unique()}
     return returns, credits, claims
