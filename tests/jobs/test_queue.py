@@ -107,6 +107,34 @@ def test_an_expired_lease_is_reclaimed_and_the_old_owner_cannot_finish(
     ]
 
 
+def test_complete_many_finishes_the_runs_still_held_and_leaves_a_lost_one_to_its_new_owner(
+    backend: str, factory: sessionmaker[Session]
+) -> None:
+    for n in range(3):
+        _enqueue(factory, f"k:{n}")
+    held = _claim(factory, owner="w1")
+    assert len(held) == 3
+    kept, lost = held[:2], held[2]
+    with transaction(factory) as session:  # w1 keeps two leases; the third runs out
+        queue.heartbeat(session, owner="w1", job_ids=[j.id for j in kept], lease=LEASE, now=T0 + LEASE / 2)
+    [taken] = _claim(factory, owner="w2", now=T0 + LEASE + timedelta(seconds=1))
+    assert (taken.id, taken.attempt) == (lost.id, 2)
+    with transaction(factory) as session:
+        ours = queue.complete_many(session, held, duration_ms=7, now=T0 + LEASE + timedelta(seconds=2))
+    assert ours == {j.id for j in kept}
+    assert [(_job(factory, f"k:{n}").status, _job(factory, f"k:{n}").lease_owner) for n in range(3)] == [
+        ("done", None), ("done", None), ("running", "w2"),
+    ]  # fmt: skip
+    with transaction(factory) as session:
+        ended = {
+            (a.job_id, a.attempt): a.duration_ms
+            for a in session.scalars(select(JobAttempt).where(JobAttempt.ended_at.is_not(None)))
+        }
+        running = session.scalars(select(JobAttempt).where(JobAttempt.ended_at.is_(None))).all()
+    assert {key: ended[key] for key in ((j.id, 1) for j in kept)} == {(j.id, 1): 7 for j in kept}
+    assert [(a.job_id, a.attempt) for a in running] == [(lost.id, 2)]
+
+
 def test_a_heartbeat_keeps_the_lease(backend: str, factory: sessionmaker[Session]) -> None:
     _enqueue(factory, "k:1")
     [claimed] = _claim(factory)
