@@ -15,7 +15,7 @@ from doorstep.app import create_app
 from doorstep.cli import context
 from doorstep.core import heap
 from doorstep.jobs import handlers
-from doorstep.jobs.periodic import PERIODIC
+from doorstep.jobs.supervisor import Supervisor, WorkerOptions, run_worker
 from doorstep.jobs.worker import Worker
 
 
@@ -79,6 +79,15 @@ def start_background_worker(app: context.Context) -> BackgroundWorker:
 def worker(
     ctx: typer.Context,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Jobs run at once (threads).")] = 4,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes, each with --concurrency threads (PostgreSQL only). One process uses about "
+            "one core; use one per core to send faster.",
+        ),
+    ] = 1,
     once: Annotated[
         bool, typer.Option(help="Run every job due now (and the current periodic slots), then exit.")
     ] = False,
@@ -107,23 +116,25 @@ def worker(
     logging.basicConfig(
         level=app.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if processes > 1 and app.settings.is_sqlite:
+        raise context.fail(
+            "--processes needs PostgreSQL: SQLite has one writer at a time. Run one worker and raise "
+            "--concurrency instead, or set DOORSTEP_DATABASE_URL to a PostgreSQL database."
+        )
     if app.settings.is_sqlite:
         migrations.upgrade(app.engine)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with httpx.Client(timeout=30.0) as client:
-        runtime = handlers.Runtime(app.factory, app.settings, client)
-        jobs_worker = Worker(
-            runtime, concurrency=concurrency, batch=batch, batch_size=batch_size, lease=timedelta(seconds=lease),
-            idle=idle,
-            schedule=PERIODIC if periodic else (),
-        )  # fmt: skip
-        if not once:  # a long-running worker; a one-shot run has no pauses to avoid
-            heap.settle()
-        context.errors.print(f"worker {jobs_worker.owner} started (concurrency {concurrency})")
-        stats = jobs_worker.run(stop, once=once)
-    context.errors.print(
-        f"worker stopped: {stats.done} done, {stats.failed} failed, {stats.lost} lease(s) lost, "
-        f"{len(stats.errors)} database error(s)"
-    )
+    options = WorkerOptions(
+        concurrency=concurrency, batch=batch, batch_size=batch_size, lease=timedelta(seconds=lease), idle=idle,
+        periodic=periodic, once=once,
+    )  # fmt: skip
+    if processes == 1:
+        run_worker(app.factory, app.settings, options, stop, context.errors.print)
+        return
+    context.errors.print(f"starting {processes} worker processes (concurrency {concurrency} each)")
+    code = Supervisor(app.settings, options, processes, context.errors.print).run(stop)
+    context.errors.print(f"{processes} worker processes stopped")
+    if code:
+        raise typer.Exit(code)
