@@ -9,11 +9,13 @@ find them taken).
 SIGINT and SIGTERM are passed on, and the supervisor waits while the children finish what they hold. A
 child that dies (killed, out of memory) is started again after a pause that doubles while it keeps dying
 young; the jobs it held come back when their leases expire, so nothing is lost. With ``once`` nothing is
-restarted: the supervisor returns when every child has, and fails if one did.
+restarted: the supervisor returns when every child has, and fails if one did. A child whose supervisor
+is gone (killed with SIGKILL) finishes what it holds and stops, rather than run on unsupervised.
 """
 
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -90,11 +92,20 @@ def _child(settings: Settings, options: WorkerOptions) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(), stop), daemon=True).start()
     engine = make_engine(settings)
     try:
         run_worker(make_session_factory(engine), settings, options, stop, _to_stderr)
     finally:
         engine.dispose()
+
+
+def _stop_when_orphaned(parent: int, stop: threading.Event, every: float = 1.0) -> None:
+    """Stop this child when its supervisor is gone (killed with SIGKILL, it could not pass a signal on):
+    a worker nobody supervises would run on unseen."""
+    while not stop.wait(every):
+        if os.getppid() != parent:
+            stop.set()
 
 
 @dataclass

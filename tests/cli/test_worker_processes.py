@@ -108,20 +108,18 @@ class _Lines:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has exited
+    except (ProcessLookupError, FileNotFoundError):
         return False
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 @pytest.mark.pg
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["pg"])
 def test_a_killed_child_is_started_again_and_sigterm_stops_them_all(backend: str, database_url: str) -> None:
-    process = subprocess.Popen(
-        [*COMMAND, "--processes", "2", "--concurrency", "1", "--idle", "0.2", "--no-periodic"],
-        cwd=ROOT, env=_env(database_url), stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    process = _supervisor(database_url)
     lines = _Lines(process)
+    pids: list[int] = []
     try:
         started = r"worker [^:\s]+:(\d+):\w+ started"
         pids = [int(m.group(1)) for m in lines.wait_for(started, 2)]
@@ -135,8 +133,41 @@ def test_a_killed_child_is_started_again_and_sigterm_stops_them_all(backend: str
         lines.wait_for(r"2 worker processes stopped")
         assert not any(_alive(pid) for pid in pids)
     finally:
-        if process.poll() is None:
-            process.kill()
+        _kill(process, pids)
+
+
+def _supervisor(database_url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*COMMAND, "--processes", "2", "--concurrency", "1", "--idle", "0.2", "--no-periodic"],
+        cwd=ROOT, env=_env(database_url), stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _kill(process: subprocess.Popen[str], pids: list[int]) -> None:
+    """A failed test leaves no process behind."""
+    for pid in [process.pid, *pids]:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+@pytest.mark.pg
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["pg"])
+def test_children_stop_when_the_supervisor_is_killed(backend: str, database_url: str) -> None:
+    process = _supervisor(database_url)
+    lines = _Lines(process)
+    pids: list[int] = []
+    try:
+        pids = [int(m.group(1)) for m in lines.wait_for(r"worker [^:\s]+:(\d+):\w+ started", 2)]
+        process.kill()  # SIGKILL: no chance to pass anything on
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in pids):
+            assert time.monotonic() < deadline, "a child outlived its supervisor"
+            time.sleep(0.2)
+    finally:
+        _kill(process, pids)
 
 
 def test_several_processes_on_sqlite_are_refused_with_the_reason(tmp_path: Path) -> None:
