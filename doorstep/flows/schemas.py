@@ -246,11 +246,22 @@ def step_name(step: Step) -> str:
 FlowKey = Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,64}$")]
 
 
+class FlowProblem(BaseModel):
+    field: str = Field(description="Where, e.g. definition.steps.1.webhook.")
+    message: str
+    fix: str
+
+
 class FlowRead(BaseModel):
     key: str
     source: str = Field(description="default (shipped in defaults.yaml) or store (this store's own).")
     definition: FlowDefinition
     updated_at: str | None = None
+    problems: list[FlowProblem] = Field(
+        default_factory=list,
+        description="What the steps name that does not exist now (a webhook endpoint deleted since the flow "
+        "was saved): such a step fails its messages or deliveries until the flow is fixed. Empty when sound.",
+    )
 
 
 class FlowList(BaseModel):

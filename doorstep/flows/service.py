@@ -205,7 +205,9 @@ def get_flow(session: Session, *, store_id: int, key: str) -> Flow:
 def put_flow(session: Session, *, store_id: int, key: str, definition: FlowDefinition) -> Flow:
     """Save the store's own version of a flow (replacing the default with that key, or adding one).
     A step naming a template or an endpoint that does not exist is refused here, not found at send time."""
-    _check_references(session, store_id, definition)
+    problems = reference_problems(session, store_id, definition, prefix="body")
+    if problems:
+        raise Invalid(f"the flow names what does not exist: {summarize(problems)}", problems=problems)
     stmt = scoped(select(StoreFlow), StoreFlow, store_id).where(StoreFlow.key == key)
     row = session.scalars(stmt).one_or_none()
     body = definition.model_dump(mode="json", exclude_defaults=True)
@@ -221,9 +223,13 @@ def put_flow(session: Session, *, store_id: int, key: str, definition: FlowDefin
     return Flow(key, definition, "store", row.updated_at)
 
 
-def _check_references(session: Session, store_id: int, definition: FlowDefinition) -> None:
-    """The names a flow's steps point at: a ``template`` is a milestone's (the shipped templates and the
-    store's overrides are per milestone), a ``webhook`` is one of this store's endpoints."""
+def reference_problems(
+    session: Session, store_id: int, definition: FlowDefinition, *, prefix: str = "definition"
+) -> list[FieldProblem]:
+    """What a flow's steps name that does not exist: a ``template`` must be a milestone's (the shipped
+    templates and the store's overrides are per milestone), a ``webhook`` one of this store's endpoints.
+    Saving refuses these; a flow read back reports them, for an endpoint deleted since it was saved (or a
+    flow saved before templates were checked): such a step fails until the flow is fixed."""
     problems: list[FieldProblem] = []
     hooks = {step.webhook for step in definition.steps if step.webhook is not None}
     known_hooks = (
@@ -236,17 +242,16 @@ def _check_references(session: Session, store_id: int, definition: FlowDefinitio
     for n, step in enumerate(definition.steps):
         if step.template is not None and step.template not in registry.MILESTONES:
             problems.append(FieldProblem(
-                f"body.steps.{n}.template", f"no template is named {step.template!r}",
+                f"{prefix}.steps.{n}.template", f"no template is named {step.template!r}",
                 "name a milestone, e.g. shipment.delayed (GET /api/v1/templates/defaults lists them), "
                 "or leave template out to use the trigger's",
             ))  # fmt: skip
         if step.webhook is not None and step.webhook not in known_hooks:
             problems.append(FieldProblem(
-                f"body.steps.{n}.webhook", f"this store has no webhook endpoint {step.webhook!r}",
+                f"{prefix}.steps.{n}.webhook", f"this store has no webhook endpoint {step.webhook!r}",
                 "create it first (POST /api/v1/webhooks) and use its id",
             ))  # fmt: skip
-    if problems:
-        raise Invalid(f"the flow names what does not exist: {summarize(problems)}", problems=problems)
+    return problems
 
 
 def reset_flow(session: Session, *, store_id: int, key: str) -> Flow | None:

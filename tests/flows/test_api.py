@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from doorstep.db import transaction
 from doorstep.flows import service as flow_service
+from doorstep.flows.models import StoreFlow
 from doorstep.jobs.models import Job
 from tests.factories.orders import order_body
 from tests.factories.stores import StoreWithKey
@@ -90,6 +91,36 @@ def test_a_step_naming_a_template_or_an_endpoint_that_does_not_exist_is_refused_
     assert webhook["field"] == "body.steps.2.webhook"
     assert "POST /api/v1/webhooks" in webhook["fix"]
     assert client.get(f"{FLOWS}/late", headers=store.headers).status_code == 404  # nothing was saved
+
+
+def test_a_flow_read_back_names_what_its_steps_point_at_that_no_longer_exists(
+    client: TestClient, factory: sessionmaker[Session], store: StoreWithKey
+) -> None:
+    # Given a flow calling an endpoint that is then deleted, and a row saved before templates were checked
+    hook = client.post("/api/v1/webhooks", json={"url": "https://erp.example/a"}, headers=store.headers)
+    assert hook.status_code == 201, hook.text
+    body = {"trigger": "shipment.delayed", "steps": [{"send": ["email"]}, {"webhook": hook.json()["id"]}]}
+    saved = client.put(f"{FLOWS}/late", json=body, headers=store.headers)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["problems"] == []
+    assert client.delete(f"/api/v1/webhooks/{hook.json()['id']}", headers=store.headers).status_code == 204
+    with transaction(factory) as session:
+        session.add(StoreFlow(store_id=store.id, key="old", definition={
+            "trigger": "order.placed", "steps": [{"send": ["email"], "template": "order.no_such_template"}],
+        }))  # fmt: skip
+    # When the flows are read back
+    late = client.get(f"{FLOWS}/late", headers=store.headers).json()
+    listed = {flow["key"]: flow for flow in client.get(FLOWS, headers=store.headers).json()["data"]}
+    # Then each names its broken step, with the fix; the shipped defaults have none
+    [webhook] = late["problems"]
+    assert webhook["field"] == "definition.steps.1.webhook"
+    assert hook.json()["id"] in webhook["message"]
+    assert "POST /api/v1/webhooks" in webhook["fix"]
+    assert listed["late"]["problems"] == late["problems"]
+    [template] = listed["old"]["problems"]
+    assert template["field"] == "definition.steps.0.template"
+    assert "order.no_such_template" in template["message"]
+    assert all(flow["problems"] == [] for key, flow in listed.items() if key not in ("late", "old"))
 
 
 def test_a_stores_flow_is_invisible_to_other_stores(
