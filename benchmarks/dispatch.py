@@ -8,7 +8,9 @@ claim to the last ``sent``.
 
 Both queues are measured warm, as a worker in service is: before the timed run each one runs
 :data:`WARM_UP` jobs of the same kind in the same process (for Doorstep that compiles the templates and
-the SQL statements once; for procrastinate it opens its pool and prepares its queries).
+the SQL statements once; for procrastinate it opens its pool and prepares its queries). Both then run with
+the garbage-collector settings ``doorstep worker`` starts with (:func:`doorstep.core.heap.settle`), set
+once per process, so neither pays for collections the other is spared.
 
 Baselines measured in the same run:
 
@@ -23,11 +25,16 @@ PostgreSQL only (procrastinate needs it): a scratch database is created on DOORS
 ``--breakdown`` also prints the worker's CPU per message by stage (thread CPU time: claim, decide, render,
 send, record, complete) and per process (worker, sink, PostgreSQL).
 
-    python -m benchmarks.dispatch [--messages 300] [--concurrency 8] [--breakdown]
+``--processes P`` runs both queues in P processes (``doorstep worker --processes P``; P procrastinate
+workers), each with the same concurrency, started and warmed before the clock starts. One process is the
+like-for-like default: each queue's worker is one process, and Python runs one thread at a time in it.
+
+    python -m benchmarks.dispatch [--messages 300] [--concurrency 8] [--processes 1] [--breakdown]
 """
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import smtplib
 import socket
@@ -52,6 +59,7 @@ from benchmarks import _cpu
 from benchmarks._figure import Figure
 from doorstep import migrate
 from doorstep.config import ChannelSettings, SecuritySettings, Settings
+from doorstep.core import heap
 from doorstep.db import make_engine, make_session_factory, transaction
 from doorstep.integrations.channels import smtp
 from doorstep.integrations.channels.protocol import Kind
@@ -135,6 +143,17 @@ def _place(factory: sessionmaker[Session], store_id: int, numbers: range, placed
         queue.cancel(session, prefix="pub:")  # milestone publication is another figure's business
 
 
+def _bench_store(factory: sessionmaker[Session], port: int) -> int:
+    """The store the benchmark's orders belong to, sending through the sink on ``port``."""
+    with transaction(factory) as session:
+        store = store_service.create_store(session, cmd=CreateStore(slug="bench", name="Bench Outfitters"))
+        config = smtp.Config(host="127.0.0.1", port=port, security="none", from_email="hello@bench.example")
+        store_service.set_connection(
+            session, store_id=store.id, provider="smtp", config=config.model_dump(mode="json"), secret=SECRET
+        )
+        return store.id
+
+
 def _stages() -> dict[str, tuple[Any, str]]:
     """Where the worker's CPU goes, stage by stage (``--breakdown``): the functions a send passes through."""
     from doorstep.messaging import dispatch as message_dispatch
@@ -177,21 +196,12 @@ def _doorstep(
     url: str, port: int, count: int, concurrency: int, sink_pid: int | None = None
 ) -> tuple[float, dict[str, float]]:
     """Messages per second, and (given the sink's pid) the CPU per message by stage and by process."""
-    settings = Settings(
-        database_url=url, base_url="https://track.example", channels=ChannelSettings(devbox=False),
-        security=SecuritySettings(secret_key=SecretStr(SECRET)),
-    )  # fmt: skip
+    settings = _settings(url)
     engine = make_engine(settings, pool_size=concurrency + 4)
     migrate.upgrade(engine)
     factory = make_session_factory(engine)
     placed = datetime.now(UTC).isoformat()
-    with transaction(factory) as session:
-        store = store_service.create_store(session, cmd=CreateStore(slug="bench", name="Bench Outfitters"))
-        config = smtp.Config(host="127.0.0.1", port=port, security="none", from_email="hello@bench.example")
-        store_service.set_connection(
-            session, store_id=store.id, provider="smtp", config=config.model_dump(mode="json"), secret=SECRET
-        )
-        store_id = store.id
+    store_id = _bench_store(factory, port)
     with httpx.Client() as client:
 
         def run_worker() -> tuple[float, Any]:
@@ -205,6 +215,7 @@ def _doorstep(
 
         _place(factory, store_id, range(count, count + WARM_UP), placed)
         run_worker()
+        heap.settle()  # as `doorstep worker` does once started (the procrastinate run after this shares it)
         _place(factory, store_id, range(count), placed)
         per: dict[str, float] = {}
         if sink_pid is None:
@@ -219,15 +230,69 @@ def _doorstep(
     return count / seconds, per
 
 
-def _procrastinate(url: str, count: int, concurrency: int) -> float:
-    import procrastinate
+def _settings(url: str) -> Settings:
+    return Settings(
+        database_url=url, base_url="https://track.example", channels=ChannelSettings(devbox=False),
+        security=SecuritySettings(secret_key=SecretStr(SECRET)),
+    )  # fmt: skip
 
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
 
-    @app.task(name="bench_noop")
-    def noop(n: int) -> None:
-        return None
+def _doorstep_child(url: str, concurrency: int, ready: Any, go: Any, ends: Any) -> None:
+    """One of ``--processes`` worker processes: warm up on the jobs due now, then run the timed ones."""
+    settings = _settings(url)
+    engine = make_engine(settings, pool_size=concurrency + 4)
+    factory = make_session_factory(engine)
+    with httpx.Client() as client:
+        for _ in range(2):  # the warm-up, then the timed run
+            Worker(
+                Runtime(factory, settings, client), handlers={"message.send": HANDLERS["message.send"]},
+                schedule=(), concurrency=concurrency, batch=concurrency * 2, idle=0.001,
+            ).run(threading.Event(), once=True)  # fmt: skip
+            if not ready.is_set():
+                heap.settle()
+                ready.set()
+                go.wait()
+    ends.put(time.perf_counter())
+    engine.dispose()
+
+
+def _doorstep_processes(url: str, port: int, count: int, concurrency: int, processes: int) -> float:
+    """Messages per second from ``processes`` worker processes (what ``doorstep worker --processes`` runs),
+    timed from the moment the warmed-up children may start to the last one's end."""
+    settings = _settings(url)
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    factory = make_session_factory(engine)
+    store_id = _bench_store(factory, port)
+    placed = datetime.now(UTC).isoformat()
+    spawn = multiprocessing.get_context("spawn")
+    _place(factory, store_id, range(count, count + WARM_UP * processes), placed)
+    go, ends = spawn.Event(), spawn.Queue()
+    readies = [spawn.Event() for _ in range(processes)]
+    children = [spawn.Process(target=_doorstep_child, args=(url, concurrency, r, go, ends)) for r in readies]
+    for child in children:
+        child.start()
+    for ready in readies:
+        ready.wait(timeout=120)
+    _place(factory, store_id, range(count), placed)
+    started = time.perf_counter()
+    go.set()
+    ended = max(float(ends.get(timeout=600)) for _ in children)
+    for child in children:
+        child.join()
+    with transaction(factory) as session:
+        sent = len(list(session.scalars(select(Message.id).where(Message.status == "sent"))))
+    engine.dispose()
+    if sent != count + WARM_UP * processes:
+        raise RuntimeError(f"only {sent - WARM_UP * processes} of {count} messages were sent")
+    return count / (ended - started)
+
+
+def _procrastinate(url: str, count: int, concurrency: int, processes: int = 1) -> float:
+    if processes > 1:
+        return _procrastinate_processes(url, count, concurrency, processes)
+    app = _procrastinate_app(url)
+    noop = app.tasks["bench_noop"]
 
     async def run() -> float:
         async with app.open_async():
@@ -245,14 +310,82 @@ def _procrastinate(url: str, count: int, concurrency: int) -> float:
             return time.perf_counter() - started
 
     seconds = asyncio.run(run())
+    _check_procrastinate(url, count, WARM_UP)
+    return count / seconds
+
+
+def _check_procrastinate(url: str, count: int, warm_up: int) -> None:
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as connection:
         row = connection.execute(
             "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
         ).fetchone()
-    done = (int(row[0]) if row else 0) - WARM_UP
+    done = (int(row[0]) if row else 0) - warm_up
     if done != count:
         raise RuntimeError(f"procrastinate ran {done} of {count} jobs")
-    return count / seconds
+
+
+def _procrastinate_app(url: str) -> Any:
+    import procrastinate
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+    app.task(name="bench_noop")(_noop)
+    return app
+
+
+def _noop(n: int) -> None:
+    return None
+
+
+def _procrastinate_child(url: str, concurrency: int, ready: Any, go: Any, ends: Any) -> None:
+    app = _procrastinate_app(url)
+
+    async def run() -> None:
+        async with app.open_async():
+            for _ in range(2):  # the warm-up, then the timed run
+                await app.run_worker_async(
+                    wait=False, concurrency=concurrency, install_signal_handlers=False, listen_notify=False
+                )
+                if not ready.is_set():
+                    heap.settle()
+                    ready.set()
+                    await asyncio.to_thread(go.wait)
+
+    asyncio.run(run())
+    ends.put(time.perf_counter())
+
+
+def _procrastinate_processes(url: str, count: int, concurrency: int, processes: int) -> float:
+    """procrastinate in ``processes`` worker processes, timed like :func:`_doorstep_processes`."""
+    app = _procrastinate_app(url)
+    task = app.tasks["bench_noop"]
+
+    async def defer(numbers: range, *, schema: bool) -> None:
+        async with app.open_async():
+            if schema:
+                await app.schema_manager.apply_schema_async()
+            await task.batch_defer_async(*[{"n": n} for n in numbers])
+
+    asyncio.run(defer(range(WARM_UP * processes), schema=True))
+    spawn = multiprocessing.get_context("spawn")
+    go, ends = spawn.Event(), spawn.Queue()
+    readies = [spawn.Event() for _ in range(processes)]
+    children = [
+        spawn.Process(target=_procrastinate_child, args=(url, concurrency, r, go, ends)) for r in readies
+    ]
+    for child in children:
+        child.start()
+    for ready in readies:
+        ready.wait(timeout=120)
+    asyncio.run(defer(range(count), schema=False))
+    started = time.perf_counter()
+    go.set()
+    ended = max(float(ends.get(timeout=600)) for _ in children)
+    for child in children:
+        child.join()
+    _check_procrastinate(url, count, WARM_UP * processes)
+    return count / (ended - started)
 
 
 def _smtplib(port: int, count: int, html_size: int) -> float:
@@ -281,10 +414,14 @@ def _html_size() -> int:
     return len(rendered.html or "") + len(rendered.text)
 
 
-def run(count: int, concurrency: int, *, breakdown: bool = False) -> dict[str, Any]:
+def run(count: int, concurrency: int, *, breakdown: bool = False, processes: int = 1) -> dict[str, Any]:
     with _smtp_sink() as (port, sink_pid), _scratch_database() as url:
-        ours, per = _doorstep(url, port, count, concurrency, sink_pid if breakdown else None)
-        theirs = _procrastinate(url, count, concurrency)
+        per: dict[str, float] = {}
+        if processes > 1:
+            ours = _doorstep_processes(url, port, count, concurrency, processes)
+        else:
+            ours, per = _doorstep(url, port, count, concurrency, sink_pid if breakdown else None)
+        theirs = _procrastinate(url, count, concurrency, processes)
         raw = _smtplib(port, count, _html_size())
     return {"doorstep": ours, "procrastinate": theirs, "smtplib": raw, "breakdown": per}
 
@@ -310,13 +447,19 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
+        "--processes", type=int, default=1, help="worker processes for both queues, each with --concurrency"
+    )
+    parser.add_argument(
         "--breakdown", action="store_true",
         help="also print the worker's CPU per message by stage (thread CPU time) and each process's",
     )  # fmt: skip
     options = parser.parse_args()
-    r = run(options.messages, options.concurrency, breakdown=options.breakdown)
+    if options.breakdown and options.processes > 1:
+        parser.error("--breakdown times one process: leave out --processes")
+    r = run(options.messages, options.concurrency, breakdown=options.breakdown, processes=options.processes)
     print(
-        f"dispatch (postgresql, {options.messages} e-mails, concurrency {options.concurrency}): "
+        f"dispatch (postgresql, {options.messages} e-mails, {options.processes} process(es) "
+        f"x concurrency {options.concurrency}): "
         f"worker {r['doorstep']:,.0f} messages/s to SMTP · procrastinate {r['procrastinate']:,.0f} no-op jobs/s "
         f"· ratio {r['doorstep'] / r['procrastinate']:.2f} · raw smtplib {r['smtplib']:,.0f} messages/s "
         f"· ratio {r['doorstep'] / r['smtplib']:.2f}"
