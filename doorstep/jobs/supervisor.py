@@ -119,6 +119,8 @@ class _Slot:
 
 
 class Supervisor:
+    """Runs ``processes`` worker children and keeps them running (see the module's docstring)."""
+
     def __init__(
         self, settings: Settings, options: WorkerOptions, processes: int, announce: Callable[[str], None]
     ) -> None:
@@ -127,10 +129,6 @@ class Supervisor:
         self.settings, self.options, self.announce = settings, options, announce
         self._slots = [_Slot(index) for index in range(processes)]
         self._spawn = multiprocessing.get_context("spawn")
-
-    def pids(self) -> list[int]:
-        """The running children's process ids (tests, logs)."""
-        return [s.process.pid for s in self._slots if s.process is not None and s.process.pid is not None]
 
     def run(self, stop: threading.Event, *, poll: float = 0.2) -> int:
         """Run the children until ``stop`` is set (or, with ``once``, until they are done); the exit code."""
