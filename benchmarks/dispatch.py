@@ -205,12 +205,8 @@ def _doorstep(
     with httpx.Client() as client:
 
         def run_worker() -> tuple[float, Any]:
-            worker = Worker(
-                Runtime(factory, settings, client), handlers={"message.send": HANDLERS["message.send"]},
-                schedule=(), concurrency=concurrency, batch=concurrency * 2, idle=0.001,
-            )  # fmt: skip
             started = time.perf_counter()
-            stats = worker.run(threading.Event(), once=True)
+            stats = _run_once(factory, settings, client, concurrency)
             return time.perf_counter() - started, stats
 
         _place(factory, store_id, range(count, count + WARM_UP), placed)
@@ -222,12 +218,26 @@ def _doorstep(
             seconds, stats = run_worker()
         else:
             (seconds, stats), per = _breakdown(count, sink_pid, run_worker)
-    with transaction(factory) as session:
-        sent = len(list(session.scalars(select(Message.id).where(Message.status == "sent")))) - WARM_UP
+    _check_sent(factory, count, WARM_UP, stats)
     engine.dispose()
-    if sent != count:
-        raise RuntimeError(f"only {sent} of {count} messages were sent: {stats}")
     return count / seconds, per
+
+
+def _run_once(
+    factory: sessionmaker[Session], settings: Settings, client: httpx.Client, concurrency: int
+) -> Any:
+    """The worker as the benchmark runs it: ``message.send`` only, until nothing is due; its stats."""
+    return Worker(
+        Runtime(factory, settings, client), handlers={"message.send": HANDLERS["message.send"]},
+        schedule=(), concurrency=concurrency, batch=concurrency * 2, idle=0.001,
+    ).run(threading.Event(), once=True)  # fmt: skip
+
+
+def _check_sent(factory: sessionmaker[Session], count: int, warm_up: int, stats: object = None) -> None:
+    with transaction(factory) as session:
+        sent = len(list(session.scalars(select(Message.id).where(Message.status == "sent")))) - warm_up
+    if sent != count:
+        raise RuntimeError(f"only {sent} of {count} messages were sent" + (f": {stats}" if stats else ""))
 
 
 def _settings(url: str) -> Settings:
@@ -244,10 +254,7 @@ def _doorstep_child(url: str, concurrency: int, ready: Any, go: Any, ends: Any) 
     factory = make_session_factory(engine)
     with httpx.Client() as client:
         for _ in range(2):  # the warm-up, then the timed run
-            Worker(
-                Runtime(factory, settings, client), handlers={"message.send": HANDLERS["message.send"]},
-                schedule=(), concurrency=concurrency, batch=concurrency * 2, idle=0.001,
-            ).run(threading.Event(), once=True)  # fmt: skip
+            _run_once(factory, settings, client, concurrency)
             if not ready.is_set():
                 heap.settle()
                 ready.set()
@@ -265,27 +272,38 @@ def _doorstep_processes(url: str, port: int, count: int, concurrency: int, proce
     factory = make_session_factory(engine)
     store_id = _bench_store(factory, port)
     placed = datetime.now(UTC).isoformat()
-    spawn = multiprocessing.get_context("spawn")
     _place(factory, store_id, range(count, count + WARM_UP * processes), placed)
+    seconds = _timed_children(
+        _doorstep_child,
+        (url, concurrency),
+        processes,
+        lambda: _place(factory, store_id, range(count), placed),
+    )
+    _check_sent(factory, count, WARM_UP * processes)
+    engine.dispose()
+    return count / seconds
+
+
+def _timed_children(target: Any, args: tuple[Any, ...], processes: int, place: Any) -> float:
+    """Seconds from letting ``processes`` warmed-up children of ``target`` run to the last one's end.
+
+    Each child is called with ``*args, ready, go, ends``: it warms up, sets ``ready``, waits for ``go``,
+    runs the jobs ``place()`` queued meanwhile, then puts its end time in ``ends``."""
+    spawn = multiprocessing.get_context("spawn")
     go, ends = spawn.Event(), spawn.Queue()
     readies = [spawn.Event() for _ in range(processes)]
-    children = [spawn.Process(target=_doorstep_child, args=(url, concurrency, r, go, ends)) for r in readies]
+    children = [spawn.Process(target=target, args=(*args, ready, go, ends)) for ready in readies]
     for child in children:
         child.start()
     for ready in readies:
         ready.wait(timeout=120)
-    _place(factory, store_id, range(count), placed)
+    place()
     started = time.perf_counter()
     go.set()
     ended = max(float(ends.get(timeout=600)) for _ in children)
     for child in children:
         child.join()
-    with transaction(factory) as session:
-        sent = len(list(session.scalars(select(Message.id).where(Message.status == "sent"))))
-    engine.dispose()
-    if sent != count + WARM_UP * processes:
-        raise RuntimeError(f"only {sent - WARM_UP * processes} of {count} messages were sent")
-    return count / (ended - started)
+    return ended - started
 
 
 def _procrastinate(url: str, count: int, concurrency: int, processes: int = 1) -> float:
@@ -314,9 +332,13 @@ def _procrastinate(url: str, count: int, concurrency: int, processes: int = 1) -
     return count / seconds
 
 
+def _conninfo(url: str) -> str:
+    """The SQLAlchemy URL as psycopg and procrastinate take it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _check_procrastinate(url: str, count: int, warm_up: int) -> None:
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as connection:
+    with psycopg.connect(_conninfo(url)) as connection:
         row = connection.execute(
             "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
         ).fetchone()
@@ -328,8 +350,7 @@ def _check_procrastinate(url: str, count: int, warm_up: int) -> None:
 def _procrastinate_app(url: str) -> Any:
     import procrastinate
 
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=_conninfo(url)))
     app.task(name="bench_noop")(_noop)
     return app
 
@@ -368,24 +389,12 @@ def _procrastinate_processes(url: str, count: int, concurrency: int, processes: 
             await task.batch_defer_async(*[{"n": n} for n in numbers])
 
     asyncio.run(defer(range(WARM_UP * processes), schema=True))
-    spawn = multiprocessing.get_context("spawn")
-    go, ends = spawn.Event(), spawn.Queue()
-    readies = [spawn.Event() for _ in range(processes)]
-    children = [
-        spawn.Process(target=_procrastinate_child, args=(url, concurrency, r, go, ends)) for r in readies
-    ]
-    for child in children:
-        child.start()
-    for ready in readies:
-        ready.wait(timeout=120)
-    asyncio.run(defer(range(count), schema=False))
-    started = time.perf_counter()
-    go.set()
-    ended = max(float(ends.get(timeout=600)) for _ in children)
-    for child in children:
-        child.join()
+    seconds = _timed_children(
+        _procrastinate_child, (url, concurrency), processes,
+        lambda: asyncio.run(defer(range(count), schema=False)),
+    )  # fmt: skip
     _check_procrastinate(url, count, WARM_UP * processes)
-    return count / (ended - started)
+    return count / seconds
 
 
 def _smtplib(port: int, count: int, html_size: int) -> float:
