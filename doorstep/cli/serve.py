@@ -1,6 +1,5 @@
 """`doorstep serve` and `doorstep worker`."""
 
-import logging
 import signal
 import threading
 from datetime import timedelta
@@ -15,7 +14,7 @@ from doorstep.app import create_app
 from doorstep.cli import context
 from doorstep.core import heap
 from doorstep.jobs import handlers
-from doorstep.jobs.supervisor import Supervisor, WorkerOptions, run_worker
+from doorstep.jobs.supervisor import Supervisor, WorkerOptions, configure_logging, run_worker
 from doorstep.jobs.worker import Worker
 
 
@@ -113,28 +112,27 @@ def worker(
 ) -> None:
     """Run the job worker: claim due jobs from the database and run them until Ctrl+C or SIGTERM."""
     app = context.get(ctx)
-    logging.basicConfig(
-        level=app.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    if processes > 1 and app.settings.is_sqlite:
-        raise context.fail(
-            "--processes needs PostgreSQL: SQLite has one writer at a time. Run one worker and raise "
-            "--concurrency instead, or set DOORSTEP_DATABASE_URL to a PostgreSQL database."
+    configure_logging(app.settings)
+    options = WorkerOptions(
+        concurrency=concurrency, batch=batch, batch_size=batch_size, lease=timedelta(seconds=lease), idle=idle,
+        periodic=periodic, once=once,
+    )  # fmt: skip
+    try:
+        supervisor = (
+            Supervisor(app.settings, options, processes, context.errors.print) if processes > 1 else None
         )
+    except ValueError as exc:  # several processes on SQLite
+        raise context.fail(str(exc)) from exc
     if app.settings.is_sqlite:
         migrations.upgrade(app.engine)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    options = WorkerOptions(
-        concurrency=concurrency, batch=batch, batch_size=batch_size, lease=timedelta(seconds=lease), idle=idle,
-        periodic=periodic, once=once,
-    )  # fmt: skip
-    if processes == 1:
+    if supervisor is None:
         run_worker(app.factory, app.settings, options, stop, context.errors.print)
         return
     context.errors.print(f"starting {processes} worker processes (concurrency {concurrency} each)")
-    code = Supervisor(app.settings, options, processes, context.errors.print).run(stop)
+    code = supervisor.run(stop)
     context.errors.print(f"{processes} worker processes stopped")
     if code:
         raise typer.Exit(code)

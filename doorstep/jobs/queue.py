@@ -315,7 +315,6 @@ def complete_many(
     owners = {job.owner for job in jobs}
     if len(owners) != 1:
         raise ValueError("a batch of jobs belongs to one worker")
-    runs = [(job.id, job.attempt) for job in jobs]
     owner = owners.pop()
     if session.get_bind().dialect.name == "postgresql":
         params = {
@@ -325,6 +324,7 @@ def complete_many(
         ours = {int(row.id) for row in session.execute(_sql(COMPLETE_MANY_POSTGRESQL), params)}
         session.execute(_sql(END_ATTEMPTS_POSTGRESQL), params)
         return ours
+    runs = [(job.id, job.attempt) for job in jobs]
     done = session.execute(
         update(Job)
         .where(

@@ -35,8 +35,6 @@ from doorstep.jobs import handlers
 from doorstep.jobs.periodic import PERIODIC
 from doorstep.jobs.worker import Stats, Worker
 
-log = logging.getLogger("doorstep.jobs")
-
 YOUNG = 10.0  # seconds: a child that dies sooner waits longer before the next start
 FIRST_PAUSE, LONGEST_PAUSE = 1.0, 30.0  # seconds before restarting a dead child
 
@@ -84,11 +82,16 @@ def _to_stderr(line: str) -> None:
     sys.stderr.flush()
 
 
-def _child(settings: Settings, options: WorkerOptions) -> None:
-    """A spawned child's entry point: a whole worker that stops on SIGINT or SIGTERM."""
+def configure_logging(settings: Settings) -> None:
+    """A worker process's log lines (the command's, and each spawned child's: they inherit none of it)."""
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+
+
+def _child(settings: Settings, options: WorkerOptions) -> None:
+    """A spawned child's entry point: a whole worker that stops on SIGINT or SIGTERM."""
+    configure_logging(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -125,7 +128,10 @@ class Supervisor:
         self, settings: Settings, options: WorkerOptions, processes: int, announce: Callable[[str], None]
     ) -> None:
         if settings.is_sqlite and processes > 1:
-            raise ValueError("several worker processes need PostgreSQL (SQLite has one writer at a time)")
+            raise ValueError(
+                "--processes needs PostgreSQL: SQLite has one writer at a time. Run one worker and raise "
+                "--concurrency instead, or set DOORSTEP_DATABASE_URL to a PostgreSQL database."
+            )
         self.settings, self.options, self.announce = settings, options, announce
         self._slots = [_Slot(index) for index in range(processes)]
         self._spawn = multiprocessing.get_context("spawn")
