@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,61 +115,61 @@ def _alive(pid: int) -> bool:
         return False
 
 
+STARTED = r"worker [^:\s]+:(\d+):\w+ started"  # a child's first line; the owner holds its pid
+
+
+def _started(lines: _Lines, count: int) -> list[int]:
+    """The pids of the first ``count`` children started (waiting for them)."""
+    return [int(m.group(1)) for m in lines.wait_for(STARTED, count)]
+
+
+@contextmanager
+def _supervisor(database_url: str) -> Iterator[tuple[subprocess.Popen[str], _Lines]]:
+    """``doorstep worker --processes 2`` and its stderr; afterwards, even if the test failed, none of the
+    processes it started (every pid its output named) is left running."""
+    process = subprocess.Popen(
+        [*COMMAND, "--processes", "2", "--concurrency", "1", "--idle", "0.2", "--no-periodic"],
+        cwd=ROOT, env=_env(database_url), stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines = _Lines(process)
+    try:
+        yield process, lines
+    finally:
+        children = [int(m.group(1)) for m in map(re.compile(STARTED).search, list(lines.lines)) if m]
+        for pid in [process.pid, *children]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 @pytest.mark.pg
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["pg"])
 def test_a_killed_child_is_started_again_and_sigterm_stops_them_all(backend: str, database_url: str) -> None:
-    process = _supervisor(database_url)
-    lines = _Lines(process)
-    pids: list[int] = []
-    try:
-        started = r"worker [^:\s]+:(\d+):\w+ started"
-        pids = [int(m.group(1)) for m in lines.wait_for(started, 2)]
-        os.kill(pids[0], signal.SIGKILL)
+    with _supervisor(database_url) as (process, lines):
+        os.kill(_started(lines, 2)[0], signal.SIGKILL)
         lines.wait_for(r"worker process \d ended \(exit code -9\).*starting it again in \d+ s")
-        pids = [int(m.group(1)) for m in lines.wait_for(started, 3)]
+        pids = _started(lines, 3)
         assert len(set(pids)) == 3
         assert all(_alive(pid) for pid in pids[1:])
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         lines.wait_for(r"2 worker processes stopped")
         assert not any(_alive(pid) for pid in pids)
-    finally:
-        _kill(process, pids)
-
-
-def _supervisor(database_url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*COMMAND, "--processes", "2", "--concurrency", "1", "--idle", "0.2", "--no-periodic"],
-        cwd=ROOT, env=_env(database_url), stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
-def _kill(process: subprocess.Popen[str], pids: list[int]) -> None:
-    """A failed test leaves no process behind."""
-    for pid in [process.pid, *pids]:
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-    process.wait(timeout=10)
 
 
 @pytest.mark.pg
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["pg"])
 def test_children_stop_when_the_supervisor_is_killed(backend: str, database_url: str) -> None:
-    process = _supervisor(database_url)
-    lines = _Lines(process)
-    pids: list[int] = []
-    try:
-        pids = [int(m.group(1)) for m in lines.wait_for(r"worker [^:\s]+:(\d+):\w+ started", 2)]
+    with _supervisor(database_url) as (process, lines):
+        pids = _started(lines, 2)
         process.kill()  # SIGKILL: no chance to pass anything on
         process.wait(timeout=10)
         deadline = time.monotonic() + 30
         while any(_alive(pid) for pid in pids):
             assert time.monotonic() < deadline, "a child outlived its supervisor"
             time.sleep(0.2)
-    finally:
-        _kill(process, pids)
 
 
 def test_several_processes_on_sqlite_are_refused_with_the_reason(tmp_path: Path) -> None:

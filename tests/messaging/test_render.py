@@ -6,7 +6,7 @@ import re
 import pytest
 
 from doorstep import milestones
-from doorstep.integrations.channels.protocol import Kind
+from doorstep.integrations.channels.protocol import Kind, Rendered
 from doorstep.messaging import render, segments
 from doorstep.messaging.context import (
     CustomerContext,
@@ -144,6 +144,11 @@ SAMPLE = TemplateContext(
 )
 
 
+def _sms(body: str) -> Rendered:
+    """A merchant's SMS template rendered with the sample context."""
+    return render.render_source(render.Source(body=body), kind=Kind.sms, locale="en", context=SAMPLE)
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -159,19 +164,15 @@ SAMPLE = TemplateContext(
 )
 def test_the_sandbox_refuses_escapes_and_bombs(body: str) -> None:
     with pytest.raises(render.RenderFailed) as failure:
-        render.render_source(render.Source(body=body), kind=Kind.sms, locale="en", context=SAMPLE)
+        _sms(body)
     assert failure.value.part == "body"
 
 
 def test_unknown_names_and_bad_syntax_fail_with_a_reason() -> None:
     with pytest.raises(render.RenderFailed, match="does not compile"):
-        render.render_source(
-            render.Source(body="Hi {{ customer.first_name"), kind=Kind.sms, locale="en", context=SAMPLE
-        )
+        _sms("Hi {{ customer.first_name")
     with pytest.raises(render.RenderFailed, match="undefined"):
-        render.render_source(
-            render.Source(body="Hi {{ customr.first_name }}"), kind=Kind.sms, locale="en", context=SAMPLE
-        )
+        _sms("Hi {{ customr.first_name }}")
     with pytest.raises(render.RenderFailed, match="subject"):
         render.render_source(
             render.Source(body="<mjml><mj-body></mj-body></mjml>", subject="{{ order.nope }}"),
@@ -226,10 +227,6 @@ def test_a_dot_on_template_data_reads_the_key_unless_dicts_have_that_attribute()
     )
     assert env.from_string("{{ d['items'] }}").render(data) == "not the method"
     with pytest.raises(render.RenderFailed, match="has no attribute 'nope'"):
-        render.render_source(
-            render.Source(body="{{ order.nope }}"), kind=Kind.sms, locale="en", context=SAMPLE
-        )
+        _sms("{{ order.nope }}")
     with pytest.raises(render.RenderFailed, match="sandbox"):
-        render.render_source(
-            render.Source(body="{{ store.__class__ }}"), kind=Kind.sms, locale="en", context=SAMPLE
-        )
+        _sms("{{ store.__class__ }}")
