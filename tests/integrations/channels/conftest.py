@@ -18,6 +18,7 @@ class Received:
     rcpt_tos: list[str]
     message: EmailMessage
     raw: bytes
+    mail_options: list[str] = field(default_factory=list)  # MAIL FROM's parameters (BODY=8BITMIME)
 
 
 @dataclass
@@ -39,7 +40,11 @@ class Sink:
         raw = envelope.original_content or b""
         parsed = message_from_bytes(raw, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
-        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), parsed, raw))
+        self.received.append(
+            Received(
+                str(envelope.mail_from), list(envelope.rcpt_tos), parsed, raw, list(envelope.mail_options)
+            )
+        )
         return "250 Message accepted for delivery"
 
 

@@ -83,6 +83,10 @@ def test_the_mailbox_receives_a_multipart_message_with_every_header(
     assert html_part.get_content_type() == "text/html"
     assert html_part.get_content_charset() == "utf-8"
     text, html = text_part.get_content(), html_part.get_content()
+    # and both go as they are (8bit: the server offers 8BITMIME, and the transaction says so)
+    assert got.mail_options == ["BODY=8BITMIME"]
+    assert text_part["Content-Transfer-Encoding"] == html_part["Content-Transfer-Encoding"] == "8bit"
+    assert "Seu pedido está a caminho".encode() in got.raw
     assert "Seu pedido está a caminho" in text
     assert "https://track.example/t/sample-token" in text
     assert "Seu pedido está a caminho" in html
@@ -93,6 +97,37 @@ def test_the_mailbox_receives_a_multipart_message_with_every_header(
     head = got.raw.split(b"\r\n\r\n", 1)[0]
     assert head.isascii()
     assert b"=?utf-8?" in head
+
+
+class SevenBitSink(Sink):
+    """A server that does not offer 8BITMIME (RFC 6152): it takes 7-bit data only."""
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [line for line in responses if "8BITMIME" not in line]
+
+
+def test_a_server_without_8bitmime_gets_non_ascii_parts_quoted_printable(channel: smtp.Smtp) -> None:
+    sink, port = SevenBitSink(), free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with httpx.Client() as client:
+            channel.send(outbound(), config(SmtpServer("127.0.0.1", port, sink)), client=client)
+    finally:
+        controller.stop()
+    (got,) = sink.received
+    assert got.mail_options == []
+    assert got.raw.isascii()
+    text_part, html_part = got.message.iter_parts()
+    assert (
+        text_part["Content-Transfer-Encoding"] == html_part["Content-Transfer-Encoding"] == "quoted-printable"
+    )
+    assert "Seu pedido está a caminho" in html_part.get_content()
+    body = got.raw.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
 
 
 def test_the_html_loads_nothing_from_the_network(smtp_server: SmtpServer, channel: smtp.Smtp) -> None:
@@ -208,7 +243,9 @@ def test_a_server_offering_pipelining_gets_mail_rcpt_and_data_in_one_write(
         channel.send(outbound(message_id="msg_1"), config(pipelining_server), client=client)
         del writes[:]  # the connection's EHLO
         channel.send(outbound(message_id="msg_2"), config(pipelining_server), client=client)
-    assert writes[0] == b"MAIL FROM:<bounces@mail.acme.example>\r\nRCPT TO:<ana@example.com>\r\nDATA\r\n"
+    assert writes[0] == (
+        b"MAIL FROM:<bounces@mail.acme.example> BODY=8BITMIME\r\nRCPT TO:<ana@example.com>\r\nDATA\r\n"
+    )
     assert len(writes) == 2  # the commands, then the message
     assert [r.message["Message-ID"] for r in pipelining_server.sink.received] == [
         "<msg_1@acme.example>", "<msg_2@acme.example>",
@@ -222,7 +259,8 @@ def test_without_pipelining_each_command_waits_for_its_reply(
     with httpx.Client() as client:
         channel.send(outbound(), config(smtp_server), client=client)
     assert writes[-4:-1] == [
-        b"MAIL FROM:<bounces@mail.acme.example>\r\n", b"RCPT TO:<ana@example.com>\r\n", b"DATA\r\n",
+        b"MAIL FROM:<bounces@mail.acme.example> BODY=8BITMIME\r\n", b"RCPT TO:<ana@example.com>\r\n",
+        b"DATA\r\n",
     ]  # fmt: skip
     assert len(smtp_server.sink.received) == 1
 
