@@ -17,13 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from doorstep.config import Settings
 from doorstep.core import clock, ids
 from doorstep.core.errors import NotFound
 from doorstep.core.tenancy import scoped
-from doorstep.customers.models import Customer
+from doorstep.customers.models import Consent, Customer
 from doorstep.db import one_of
 from doorstep.flows import service as flow_service
 from doorstep.flows.models import MilestoneEvent
@@ -32,9 +33,9 @@ from doorstep.integrations.channels.protocol import Kind
 from doorstep.message_templates import service as template_service
 from doorstep.messaging import policy, render, routing
 from doorstep.messaging.models import Message, MessageStatus
-from doorstep.orders.models import Order
+from doorstep.orders.models import LineItem, Order
 from doorstep.returns.models import Claim, ReturnRequest, StoreCredit
-from doorstep.shipments.models import Shipment
+from doorstep.shipments.models import Shipment, ShipmentItem
 from doorstep.stores.models import Store
 
 COUNTED = (MessageStatus.sending, MessageStatus.sent, MessageStatus.delivered)
@@ -203,14 +204,17 @@ def read(
         stmt = scoped(select(Shipment), Shipment, store_id).where(
             one_of(session, Shipment.public_id, parcel_ids)
         )
-        shipments = {s.public_id: s for s in session.scalars(stmt).unique()}
+        shipments = {s.public_id: s for s in session.scalars(stmt.options(*_SHIPMENT_COLLECTIONS)).unique()}
     orders: dict[str, Order] = {s.order.public_id: s.order for s in shipments.values() if s.order is not None}
     order_ids = sorted({e.order_id for e in milestone_events if e.order_id} - set(orders))
     if order_ids:
         stmt_orders = scoped(select(Order), Order, store_id).where(
             one_of(session, Order.public_id, order_ids)
         )
-        orders.update((o.public_id, o) for o in session.scalars(stmt_orders).unique())
+        orders.update(
+            (o.public_id, o) for o in session.scalars(stmt_orders.options(*_ORDER_COLLECTIONS)).unique()
+        )
+    _collections(session, store_id, orders.values(), shipments.values())
     recorded = _recorded(session, store_id, subjects | {e.order_id for e in milestone_events if e.order_id})
     returns, credits, claims = _returns_and_claims(session, store_id, subjects)
     customers = [o.customer.id for o in orders.values() if o.customer is not None]
@@ -234,6 +238,41 @@ def read(
             common, order, shipment, names, request, credit, claims.get(event.subject_id)
         )
     return worlds
+
+
+# The collections a decision reads (line items, consents, a parcel's items) are loaded by _collections,
+# not by their relationships' selectin loaders: those send an IN of up to 64 ids, past psycopg's
+# 50-parameter statement cache, so the statement was parsed again on every batch.
+_ORDER_COLLECTIONS = (lazyload(Order.line_items), joinedload(Order.customer).lazyload(Customer.consents))
+_SHIPMENT_COLLECTIONS = (
+    lazyload(Shipment.items),
+    joinedload(Shipment.order).lazyload(Order.line_items),
+    joinedload(Shipment.order).joinedload(Order.customer).lazyload(Customer.consents),
+)
+
+
+def _collections(
+    session: Session, store_id: int, orders: Iterable[Order], shipments: Iterable[Shipment]
+) -> None:
+    """Fill the orders' line items, their shoppers' consents and the parcels' items, one query each,
+    in each relationship's order. A collection already loaded in this session is left as it is."""
+    unloaded_orders = {o.id: o for o in orders if "line_items" not in o.__dict__}
+    customers = {o.customer.id: o.customer for o in orders if o.customer is not None}
+    unloaded_customers = {c.id: c for c in customers.values() if "consents" not in c.__dict__}
+    unloaded_shipments = {s.id: s for s in shipments if "items" not in s.__dict__}
+    for owners, model, key, order_by, attribute in (
+        (unloaded_orders, LineItem, LineItem.order_id, LineItem.position, "line_items"),
+        (unloaded_customers, Consent, Consent.customer_id, Consent.channel, "consents"),
+        (unloaded_shipments, ShipmentItem, ShipmentItem.shipment_id, ShipmentItem.id, "items"),
+    ):
+        if not owners:
+            continue
+        found: dict[int, list[Any]] = {owner: [] for owner in owners}
+        stmt = scoped(select(model), model, store_id).where(one_of(session, key, sorted(owners)))
+        for row in session.scalars(stmt.order_by(key, order_by)).unique():
+            found[getattr(row, key.key)].append(row)
+        for owner, rows in found.items():
+            set_committed_value(owners[owner], attribute, rows)
 
 
 def _recorded(session: Session, store_id: int, subjects: set[str]) -> dict[str, list[tuple[int, str]]]:
