@@ -257,8 +257,9 @@ def _collections(
     """Fill the orders' line items, their shoppers' consents and the parcels' items, one query each,
     in each relationship's order. A collection already loaded in this session is left as it is."""
     unloaded_orders = {o.id: o for o in orders if "line_items" not in o.__dict__}
-    customers = {o.customer.id: o.customer for o in orders if o.customer is not None}
-    unloaded_customers = {c.id: c for c in customers.values() if "consents" not in c.__dict__}
+    unloaded_customers = {
+        c.id: c for c in (o.customer for o in orders) if c is not None and "consents" not in c.__dict__
+    }
     unloaded_shipments = {s.id: s for s in shipments if "items" not in s.__dict__}
     for owners, model, key, order_by, attribute in (
         (unloaded_orders, LineItem, LineItem.order_id, LineItem.position, "line_items"),

@@ -156,12 +156,12 @@ def transact(
     """One mail transaction on an open connection: ``smtplib.SMTP.sendmail``'s contract (the refused
     recipients, or its exceptions) for one recipient and a message already in CRLF form; ``eight_bit``
     declares ``BODY=8BITMIME`` (RFC 6152), for a server that offers it."""
-    body_type = " BODY=8BITMIME" if eight_bit else ""
+    mail_options = ["BODY=8BITMIME"] if eight_bit else []
     if not (_PLAIN_ADDRESS.fullmatch(sender) and _PLAIN_ADDRESS.fullmatch(recipient)):
-        return server.sendmail(sender, [recipient], data, mail_options=["BODY=8BITMIME"] if eight_bit else [])
+        return server.sendmail(sender, [recipient], data, mail_options=mail_options)
     server.ehlo_or_helo_if_needed()
     commands = (
-        f"MAIL FROM:<{sender}>{body_type}\r\n".encode(),
+        " ".join([f"MAIL FROM:<{sender}>", *mail_options]).encode() + b"\r\n",
         f"RCPT TO:<{recipient}>\r\n".encode(),
         b"DATA\r\n",
     )

@@ -4,7 +4,6 @@ the shipped ones); anything else goes quoted-printable and decodes to the very b
 
 import binascii
 import os
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from doorstep import milestones
 from doorstep.integrations.channels import body_encoding
 from doorstep.integrations.channels.protocol import Kind
 from doorstep.messaging import render
@@ -90,15 +90,6 @@ def check(subtype: str, text: str, *, eight_bit: bool) -> str:
     return encoding
 
 
-def shipped_emails() -> Iterator[tuple[str, str]]:
-    for folder in sorted(render.DEFAULTS.iterdir()):
-        if folder.name.startswith("_"):
-            continue
-        for locale in render.LOCALES:
-            if (folder / f"email.{locale}.mjml").is_file():
-                yield folder.name, locale
-
-
 def rendered(milestone: str, locale: str) -> render.Rendered:
     return render.render_source(
         render.default_source(milestone, Kind.email, locale),
@@ -108,7 +99,9 @@ def rendered(milestone: str, locale: str) -> render.Rendered:
     )
 
 
-@pytest.mark.parametrize(("milestone", "locale"), list(shipped_emails()))
+@pytest.mark.parametrize(
+    ("milestone", "locale"), [(m, loc) for m in milestones.MILESTONES for loc in render.LOCALES]
+)
 def test_every_shipped_email_goes_as_it_is(milestone: str, locale: str) -> None:
     message = rendered(milestone, locale)
     assert message.html is not None
